@@ -1,0 +1,75 @@
+using System.Runtime.CompilerServices;
+using HealthMate.Backup.Encryption;
+using HealthMate.Backup.Storage;
+using HealthMate.Backup.Telemetry;
+using Microsoft.Extensions.Logging;
+
+namespace HealthMate.Backup.Catalog;
+
+/// <summary>Reads manifests under <c>{prefix}backups/</c> and authenticates each one.</summary>
+internal sealed class BackupCatalog(IStorageProvider storage, BackupKeyRing keyRing, StorageLayout layout, ILogger<BackupCatalog> logger) : IBackupCatalog
+{
+    private const int MaxManifestSize = 1024 * 1024;
+
+    public async IAsyncEnumerable<BackupManifest> ListAsync(string? kind = null, [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        if (kind is not null && !StorageLayout.IsValidKind(kind))
+        {
+            throw new ArgumentException($"'{kind}' is not a backup kind (lower-case letters, digits and '-').", nameof(kind));
+        }
+
+        var prefix = kind is null ? layout.BackupsPrefix : layout.KindPrefix(kind);
+        var manifests = new List<BackupManifest>();
+        await foreach (var item in storage.ListAsync(prefix, cancellationToken).ConfigureAwait(false))
+        {
+            if (!layout.TryParseManifestKey(item.Key, out var itemKind, out var backupId))
+            {
+                continue;
+            }
+
+            try
+            {
+                manifests.Add(await LoadAsync(item.Key, itemKind, backupId, cancellationToken).ConfigureAwait(false));
+            }
+            catch (Exception ex) when (ex is BackupIntegrityException or WrongKeyException or BackupKeyNotFoundException or StorageObjectNotFoundException)
+            {
+                Log.ManifestRejected(logger, item.Key, ex.Message);
+            }
+        }
+
+        // Ids sort by time, so this is oldest first across kinds too.
+        foreach (var manifest in manifests.OrderBy(m => m.BackupId, StringComparer.Ordinal))
+        {
+            yield return manifest;
+        }
+    }
+
+    public async ValueTask<BackupManifest?> FindAsync(string backupId, CancellationToken cancellationToken = default)
+    {
+        BackupId.Validate(backupId);
+        var suffix = $"/{backupId}/{StorageLayout.ManifestName}";
+        await foreach (var item in storage.ListAsync(layout.BackupsPrefix, cancellationToken).ConfigureAwait(false))
+        {
+            if (item.Key.EndsWith(suffix, StringComparison.Ordinal) && layout.TryParseManifestKey(item.Key, out var kind, out var id))
+            {
+                return await LoadAsync(item.Key, kind, id, cancellationToken).ConfigureAwait(false);
+            }
+        }
+
+        return null;
+    }
+
+    public async ValueTask<BackupManifest> GetAsync(string backupId, CancellationToken cancellationToken = default) =>
+        await FindAsync(backupId, cancellationToken).ConfigureAwait(false) ?? throw new BackupNotFoundException(backupId);
+
+    private async Task<BackupManifest> LoadAsync(string key, string kind, string backupId, CancellationToken cancellationToken)
+    {
+        var stream = await storage.OpenReadAsync(key, new ByteRange(0, MaxManifestSize + 1), cancellationToken).ConfigureAwait(false);
+        await using (stream.ConfigureAwait(false))
+        {
+            using var buffer = new MemoryStream();
+            await stream.CopyToAsync(buffer, cancellationToken).ConfigureAwait(false);
+            return ManifestSerializer.Deserialize(buffer.GetBuffer().AsSpan(0, (int)buffer.Length), keyRing, key, kind, backupId);
+        }
+    }
+}

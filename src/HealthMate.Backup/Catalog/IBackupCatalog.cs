@@ -1,0 +1,28 @@
+namespace HealthMate.Backup.Catalog;
+
+/// <summary>Lists, finds and loads committed backups from the storage alone: no database or local state is needed.</summary>
+public interface IBackupCatalog
+{
+    /// <summary>Lists committed backups, oldest first. Manifests that fail authentication are skipped and logged (event 1300).</summary>
+    /// <param name="kind">Only backups of this kind, or <see langword="null"/> for all.</param>
+    /// <param name="cancellationToken">Cancels the listing.</param>
+    /// <returns>The authenticated manifests.</returns>
+    IAsyncEnumerable<BackupManifest> ListAsync(string? kind = null, CancellationToken cancellationToken = default);
+
+    /// <summary>Finds a backup by id.</summary>
+    /// <param name="backupId">The backup id.</param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    /// <returns>The manifest, or <see langword="null"/> if no backup has that id.</returns>
+    /// <exception cref="ArgumentException"><paramref name="backupId"/> is not a backup id.</exception>
+    /// <exception cref="BackupIntegrityException">The manifest exists but is not authentic.</exception>
+    /// <exception cref="WrongKeyException">The manifest was written with another key under the same key id.</exception>
+    /// <exception cref="BackupKeyNotFoundException">The manifest names a key id the keyring lacks.</exception>
+    ValueTask<BackupManifest?> FindAsync(string backupId, CancellationToken cancellationToken = default);
+
+    /// <summary>Gets a backup by id.</summary>
+    /// <param name="backupId">The backup id.</param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    /// <returns>The manifest.</returns>
+    /// <exception cref="BackupNotFoundException">No backup has that id.</exception>
+    ValueTask<BackupManifest> GetAsync(string backupId, CancellationToken cancellationToken = default);
+}

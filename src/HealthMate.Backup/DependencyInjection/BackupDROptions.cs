@@ -1,0 +1,35 @@
+using HealthMate.Backup.Compression;
+using HealthMate.Backup.Encryption;
+using HealthMate.Backup.Pipeline;
+using HealthMate.Backup.Storage;
+
+namespace HealthMate.Backup;
+
+/// <summary>
+/// The <c>BackupDR</c> configuration section. Its shape follows the product plan's configuration: encryption and
+/// compression switches, storage, retention, and the file backup's paths, excludes and size limit.
+/// Every problem is reported together when the host starts (see <see cref="BackupDROptionsValidator"/>).
+/// </summary>
+public sealed class BackupDROptions
+{
+    /// <summary>The configuration section name, <c>BackupDR</c>.</summary>
+    public const string SectionName = "BackupDR";
+
+    /// <summary>Gets or sets encryption and the keyring.</summary>
+    public EncryptionOptions Encryption { get; set; } = new();
+
+    /// <summary>Gets or sets compression.</summary>
+    public CompressionOptions Compression { get; set; } = new();
+
+    /// <summary>Gets or sets pipeline parallelism and buffering.</summary>
+    public PipelineOptions Pipeline { get; set; } = new();
+
+    /// <summary>Gets or sets where backups are stored.</summary>
+    public StorageOptions Storage { get; set; } = new();
+
+    /// <summary>Gets or sets how long backups are kept.</summary>
+    public RetentionOptions Retention { get; set; } = new();
+
+    /// <summary>Gets or sets what file backups include.</summary>
+    public FileBackupOptions Files { get; set; } = new();
+}

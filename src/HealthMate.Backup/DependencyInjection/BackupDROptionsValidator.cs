@@ -1,0 +1,153 @@
+using HealthMate.Backup.Compression;
+using HealthMate.Backup.Encryption;
+using HealthMate.Backup.Pipeline;
+using Microsoft.Extensions.Options;
+
+namespace HealthMate.Backup;
+
+/// <summary>
+/// Validates <see cref="BackupDROptions"/> and lists every problem at once, at start-up: it also loads each key from
+/// its source (environment variable, file) so a missing key fails the host's start, not the 2 a.m. backup.
+/// Messages name settings and key ids, never key material.
+/// </summary>
+public sealed class BackupDROptionsValidator : IValidateOptions<BackupDROptions>
+{
+    /// <inheritdoc/>
+    public ValidateOptionsResult Validate(string? name, BackupDROptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        var errors = new List<string>();
+        ValidateEncryption(options.Encryption, errors);
+        ValidateCompression(options.Compression, errors);
+        if (options.Pipeline.Parallelism is < 1 or > PipelineOptions.MaxParallelism)
+        {
+            errors.Add($"BackupDR:Pipeline:Parallelism is {options.Pipeline.Parallelism}; it must be from 1 to {PipelineOptions.MaxParallelism}.");
+        }
+
+        if (string.IsNullOrWhiteSpace(options.Storage.Provider))
+        {
+            errors.Add("BackupDR:Storage:Provider must not be empty.");
+        }
+
+        if (string.IsNullOrWhiteSpace(options.Storage.Local.Path))
+        {
+            errors.Add("BackupDR:Storage:Local:Path must not be empty.");
+        }
+
+        var prefix = options.Storage.Prefix.Trim('/');
+        if (prefix.Length > 0 && Storage.StorageKey.GetError(prefix) is { } prefixError)
+        {
+            errors.Add($"BackupDR:Storage:Prefix '{options.Storage.Prefix}' is not valid: {prefixError}.");
+        }
+
+        if (options.Retention.Days is < 1 or > 36_500)
+        {
+            errors.Add($"BackupDR:Retention:Days is {options.Retention.Days}; it must be from 1 to 36500.");
+        }
+
+        if (options.Files.MaxFileSizeMb is < 1 or > 1_048_576)
+        {
+            errors.Add($"BackupDR:Files:MaxFileSizeMb is {options.Files.MaxFileSizeMb}; it must be from 1 to 1048576.");
+        }
+
+        for (var i = 0; i < options.Files.Paths.Count; i++)
+        {
+            if (string.IsNullOrWhiteSpace(options.Files.Paths[i]))
+            {
+                errors.Add($"BackupDR:Files:Paths:{i} is empty.");
+            }
+        }
+
+        for (var i = 0; i < options.Files.ExcludePatterns.Count; i++)
+        {
+            if (string.IsNullOrWhiteSpace(options.Files.ExcludePatterns[i]))
+            {
+                errors.Add($"BackupDR:Files:ExcludePatterns:{i} is empty.");
+            }
+        }
+
+        return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
+    }
+
+    private static void ValidateEncryption(EncryptionOptions encryption, List<string> errors)
+    {
+        if (encryption.Keys.Count == 0)
+        {
+            errors.Add("BackupDR:Encryption:Keys is empty: configure at least one key (manifests are always authenticated, and data is encrypted unless Encryption:Enabled is false).");
+        }
+
+        if (string.IsNullOrEmpty(encryption.ActiveKeyId))
+        {
+            errors.Add("BackupDR:Encryption:ActiveKeyId is not set.");
+        }
+        else if (!encryption.Keys.Any(k => string.Equals(k.Id, encryption.ActiveKeyId, StringComparison.Ordinal)))
+        {
+            errors.Add($"BackupDR:Encryption:ActiveKeyId '{encryption.ActiveKeyId}' is not the id of any configured key.");
+        }
+
+        if (encryption.SegmentSize is < StreamingAeadConstants.MinSegmentSize or > StreamingAeadConstants.MaxSegmentSize)
+        {
+            errors.Add($"BackupDR:Encryption:SegmentSize is {encryption.SegmentSize}; it must be from {StreamingAeadConstants.MinSegmentSize} to {StreamingAeadConstants.MaxSegmentSize}.");
+        }
+
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        for (var i = 0; i < encryption.Keys.Count; i++)
+        {
+            var key = encryption.Keys[i];
+            if (!BackupKeyRing.IsValidKeyId(key.Id))
+            {
+                errors.Add($"BackupDR:Encryption:Keys:{i}:Id is not valid: a key id is 1 to 64 characters of A-Z, a-z, 0-9, '.', '_' and '-'.");
+                continue;
+            }
+
+            if (!seen.Add(key.Id))
+            {
+                errors.Add($"BackupDR:Encryption:Keys:{i}: key id '{key.Id}' appears more than once.");
+                continue;
+            }
+
+            try
+            {
+                // Passphrase keys are only checked for shape here; stretching happens once, when the keyring is built.
+                if (key.Passphrase is not null && KeyMaterialLoader.CountSources(key) == 1)
+                {
+                    if (key.Passphrase.Length < 12)
+                    {
+                        errors.Add($"BackupDR:Encryption:Keys:{i}: the passphrase of key '{key.Id}' is shorter than 12 characters.");
+                    }
+
+                    if (key.PassphraseIterations < KeyMaterialLoader.MinPassphraseIterations)
+                    {
+                        errors.Add($"BackupDR:Encryption:Keys:{i}: PassphraseIterations of key '{key.Id}' is {key.PassphraseIterations}; use at least {KeyMaterialLoader.MinPassphraseIterations}.");
+                    }
+
+                    continue;
+                }
+
+                var material = KeyMaterialLoader.Load(key);
+                System.Security.Cryptography.CryptographicOperations.ZeroMemory(material);
+            }
+            catch (InvalidOperationException ex)
+            {
+                errors.Add($"BackupDR:Encryption:Keys:{i}: {ex.Message}");
+            }
+        }
+    }
+
+    private static void ValidateCompression(CompressionOptions compression, List<string> errors)
+    {
+        if (!Enum.IsDefined(compression.Algorithm))
+        {
+            errors.Add($"BackupDR:Compression:Algorithm '{compression.Algorithm}' is not one of Zstd, Gzip, Brotli, None.");
+        }
+        else if (CompressorFactory.ValidateLevel(compression.Algorithm, compression.Level) is { } levelError)
+        {
+            errors.Add($"BackupDR:Compression:Level: {levelError}");
+        }
+
+        if (compression.BlockSize is < CompressionOptions.MinBlockSize or > CompressionOptions.MaxBlockSize)
+        {
+            errors.Add($"BackupDR:Compression:BlockSize is {compression.BlockSize}; it must be from {CompressionOptions.MinBlockSize} to {CompressionOptions.MaxBlockSize}.");
+        }
+    }
+}

@@ -1,0 +1,105 @@
+using HealthMate.Backup;
+using HealthMate.Backup.Catalog;
+using HealthMate.Backup.Encryption;
+using HealthMate.Backup.Pipeline;
+using HealthMate.Backup.Storage;
+using HealthMate.Backup.Storage.Local;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
+
+namespace Microsoft.Extensions.DependencyInjection;
+
+/// <summary>Registers HealthMate.Backup.</summary>
+public static class BackupDRServiceCollectionExtensions
+{
+    /// <summary>
+    /// Adds backup and disaster recovery: the backup, restore and verify runners, the catalog, the keyring, and local-disk
+    /// storage as the default provider. Options are validated when the host starts, listing every problem.
+    /// Calling it again only adds the new configuration.
+    /// </summary>
+    /// <param name="services">The service collection.</param>
+    /// <param name="configure">Configures the options, or <see langword="null"/>.</param>
+    /// <returns>The builder, for provider registrations.</returns>
+    public static IBackupDRBuilder AddBackupDR(this IServiceCollection services, Action<BackupDROptions>? configure = null)
+    {
+        ArgumentNullException.ThrowIfNull(services);
+        AddCore(services);
+        if (configure is not null)
+        {
+            services.Configure(configure);
+        }
+
+        return new BackupDRBuilder(services);
+    }
+
+    /// <summary>Adds backup and disaster recovery with options bound from a configuration section (usually <c>BackupDR</c>).</summary>
+    /// <param name="services">The service collection.</param>
+    /// <param name="section">The section to bind, such as <c>configuration.GetSection("BackupDR")</c>.</param>
+    /// <param name="configure">Further configuration applied after binding, or <see langword="null"/>.</param>
+    /// <returns>The builder, for provider registrations.</returns>
+    public static IBackupDRBuilder AddBackupDR(this IServiceCollection services, IConfiguration section, Action<BackupDROptions>? configure = null)
+    {
+        ArgumentNullException.ThrowIfNull(services);
+        ArgumentNullException.ThrowIfNull(section);
+        AddCore(services);
+        services.AddOptions<BackupDROptions>().Bind(section);
+        if (configure is not null)
+        {
+            services.Configure(configure);
+        }
+
+        return new BackupDRBuilder(services);
+    }
+
+    /// <summary>Stores backups in a local folder (the default provider).</summary>
+    /// <param name="builder">The builder.</param>
+    /// <param name="configure">Configures the folder and flushing, or <see langword="null"/> for <c>./backups</c>.</param>
+    /// <returns>The builder.</returns>
+    public static IBackupDRBuilder AddLocalStorage(this IBackupDRBuilder builder, Action<LocalStorageOptions>? configure = null)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        builder.Services.Configure<BackupDROptions>(options =>
+        {
+            options.Storage.Provider = "local";
+            configure?.Invoke(options.Storage.Local);
+        });
+        return builder;
+    }
+
+    private static void AddCore(IServiceCollection services)
+    {
+        if (services.Any(d => d.ServiceType == typeof(BackupDRMarker)))
+        {
+            return;
+        }
+
+        services.AddSingleton<BackupDRMarker>();
+        services.AddOptions<BackupDROptions>().ValidateOnStart();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<BackupDROptions>, BackupDROptionsValidator>());
+        services.TryAddSingleton(TimeProvider.System);
+        services.TryAddSingleton<ILoggerFactory, NullLoggerFactory>();
+        services.TryAdd(ServiceDescriptor.Singleton(typeof(ILogger<>), typeof(Logger<>)));
+
+        services.TryAddSingleton(sp => KeyMaterialLoader.LoadKeyRing(sp.GetRequiredService<IOptions<BackupDROptions>>().Value.Encryption));
+        services.TryAddKeyedSingleton<IStorageProvider>("local", (sp, _) => new LocalDiskStorageProvider(sp.GetRequiredService<IOptions<BackupDROptions>>().Value.Storage.Local));
+        services.TryAddSingleton(sp =>
+        {
+            var provider = sp.GetRequiredService<IOptions<BackupDROptions>>().Value.Storage.Provider;
+            return sp.GetKeyedService<IStorageProvider>(provider.ToLowerInvariant())
+                ?? throw new InvalidOperationException($"Storage provider '{provider}' (BackupDR:Storage:Provider) is not registered. Add its package and call its Add...Storage() on the AddBackupDR() builder.");
+        });
+        services.TryAddSingleton(sp => new StorageLayout(sp.GetRequiredService<IOptions<BackupDROptions>>().Value.Storage.Prefix));
+        services.TryAddSingleton<IBackupCatalog, BackupCatalog>();
+        services.TryAddSingleton<BackupEnvironment>();
+        services.TryAddSingleton<RestoreRunner>();
+        services.TryAddSingleton<IBackupRunner, BackupRunner>();
+        services.TryAddSingleton<IRestoreRunner>(sp => sp.GetRequiredService<RestoreRunner>());
+        services.TryAddSingleton<IVerifyRunner, VerifyRunner>();
+    }
+
+    /// <summary>Marks that the core services were added, so a second call adds nothing twice.</summary>
+    private sealed class BackupDRMarker;
+}

@@ -1,0 +1,16 @@
+using System.Security.Cryptography;
+using System.Text;
+
+namespace HealthMate.Backup.Encryption;
+
+/// <summary>The HKDF-SHA256 derivations of the storage format (see docs/format.md). Each purpose has its own info string.</summary>
+internal static class KeyDerivation
+{
+    internal static readonly byte[] SegmentKeyInfo = Encoding.ASCII.GetBytes("HealthMate.Backup v1 segment key");
+    internal static readonly byte[] ObjectKeyCheckInfo = Encoding.ASCII.GetBytes("HealthMate.Backup v1 key check");
+    internal static readonly byte[] ManifestMacKeyInfo = Encoding.ASCII.GetBytes("HealthMate.Backup v1 manifest HMAC key");
+    internal static readonly byte[] ManifestKeyCheckInfo = Encoding.ASCII.GetBytes("HealthMate.Backup v1 manifest key check");
+
+    internal static void Derive(ReadOnlySpan<byte> keyEncryptionKey, ReadOnlySpan<byte> salt, ReadOnlySpan<byte> info, Span<byte> output) =>
+        HKDF.DeriveKey(HashAlgorithmName.SHA256, keyEncryptionKey, output, salt, info);
+}

@@ -1,0 +1,287 @@
+using System.Diagnostics;
+using System.IO.Pipelines;
+using System.Security.Cryptography;
+using HealthMate.Backup.Catalog;
+using HealthMate.Backup.Compression;
+using HealthMate.Backup.Encryption;
+using HealthMate.Backup.Storage;
+using HealthMate.Backup.Telemetry;
+using Microsoft.Extensions.Logging;
+
+namespace HealthMate.Backup.Pipeline;
+
+/// <summary>Coordinates one backup: runs the source into a pipe, the stages over it, stores the result, commits the manifest.</summary>
+internal sealed class BackupRunner(BackupEnvironment environment) : IBackupRunner
+{
+    private const int SourcePipeThreshold = 4 * 1024 * 1024;
+    private readonly ILogger _logger = environment.LoggerFactory.CreateLogger<BackupRunner>();
+
+    public async ValueTask<BackupResult> RunAsync(IBackupSource source, BackupRequest? request = null, IProgress<PipelineProgress>? progress = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(source);
+        request ??= new BackupRequest();
+        if (!StorageLayout.IsValidKind(source.Kind))
+        {
+            throw new ArgumentException($"Source kind '{source.Kind}' is not valid: use 1 to 32 lower-case letters, digits and '-', starting with a letter.", nameof(source));
+        }
+
+        await ValidateParentAsync(source.Kind, request, cancellationToken).ConfigureAwait(false);
+
+        var options = environment.Options;
+        var time = environment.TimeProvider;
+        var backupId = BackupId.New(time);
+        var startedAt = time.GetUtcNow();
+        var reporter = new ProgressReporter(progress, time);
+        using var activity = BackupTelemetry.ActivitySource.StartActivity("backup");
+        activity?.SetTag("backup.id", backupId);
+        activity?.SetTag("backup.kind", source.Kind);
+        Log.BackupStarted(_logger, backupId, source.Kind, source.Name, request.Type);
+
+        var compressor = CompressorFactory.Create(options.Compression.EffectiveAlgorithm, options.Compression.Level);
+        using var session = options.Encryption.Enabled ? environment.CreateEncryptor().BeginEncryption() : null;
+        var context = new BackupContext(backupId, request.Type, request.ParentId);
+        var dataKey = environment.Layout.DataKey(source.Kind, backupId);
+        using var cancellation = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var pipe = new Pipe(new PipeOptions(pauseWriterThreshold: SourcePipeThreshold, resumeWriterThreshold: SourcePipeThreshold / 2, minimumSegmentSize: 128 * 1024, useSynchronizationContext: false));
+        var sourceTask = RunSourceAsync(source, pipe.Writer, context, cancellation.Token);
+        var dataCommitted = false;
+        try
+        {
+            var (data, plaintextSha256, storedSha256) = await StoreAsync(pipe.Reader, sourceTask, compressor, session, dataKey, reporter, cancellation.Token).ConfigureAwait(false);
+            dataCommitted = true;
+            var manifest = new BackupManifest
+            {
+                BackupId = backupId,
+                Kind = source.Kind,
+                Name = source.Name,
+                Type = request.Type,
+                ParentId = request.ParentId,
+                StartedAt = startedAt,
+                CompletedAt = time.GetUtcNow(),
+                Properties = new SortedDictionary<string, string>(context.Properties, StringComparer.Ordinal),
+                Pipeline = new ManifestPipeline
+                {
+                    Compression = compressor.Name,
+                    CompressionLevel = compressor.Level,
+                    CompressionBlockSize = options.Compression.BlockSize,
+                    Encryption = session is null ? "none" : StreamingAeadConstants.AlgorithmName,
+                    KeyId = session?.KeyId,
+                    SegmentSize = session?.PlaintextSegmentSize,
+                    Salt = session is null ? null : Convert.ToHexStringLower(SaltOf(session)),
+                },
+                Data = new ManifestData
+                {
+                    Key = dataKey,
+                    StoredSize = data.Size,
+                    StoredSha256 = storedSha256,
+                    PlaintextSize = reporter.BytesRead,
+                    PlaintextSha256 = plaintextSha256,
+                },
+            };
+
+            await WriteManifestAsync(manifest, cancellation.Token).ConfigureAwait(false);
+            reporter.Report(PipelineStage.Completed);
+            var elapsed = reporter.Elapsed;
+            Log.BackupCompleted(_logger, backupId, source.Kind, manifest.Data.PlaintextSize, manifest.Data.StoredSize, (long)elapsed.TotalMilliseconds);
+            BackupTelemetry.Record("backup", source.Kind, "success", elapsed, reporter.BytesRead, reporter.BytesWritten);
+            return new BackupResult(manifest, elapsed);
+        }
+        catch (Exception ex)
+        {
+            // Boundary: every failure aborts the run, removes what it stored, and is reported once, mapped to its stage.
+            await cancellation.CancelAsync().ConfigureAwait(false);
+            await pipe.Reader.CompleteAsync().ConfigureAwait(false);
+            await ObserveAsync(sourceTask).ConfigureAwait(false);
+            if (dataCommitted)
+            {
+                await DeleteQuietlyAsync(dataKey, backupId).ConfigureAwait(false);
+            }
+
+            var cancelled = ex is OperationCanceledException && cancellationToken.IsCancellationRequested;
+            BackupTelemetry.Record("backup", source.Kind, cancelled ? "cancelled" : "failure", reporter.Elapsed, reporter.BytesRead, reporter.BytesWritten);
+            activity?.SetStatus(ActivityStatusCode.Error, cancelled ? "cancelled" : ex.GetType().Name);
+            if (cancelled)
+            {
+                Log.BackupCancelled(_logger, backupId, source.Kind);
+                throw;
+            }
+
+            var error = PipelineErrors.Map(ex, "backup", PipelineStage.Store);
+            Log.BackupFailed(_logger, error, backupId, source.Kind, PipelineErrors.StageOf(ex, PipelineStage.Store));
+            throw PipelineErrors.Throw(error);
+        }
+    }
+
+    private static byte[] SaltOf(IEncryptionSession session)
+    {
+        var header = EncryptedObjectHeader.TryParse(new System.Buffers.ReadOnlySequence<byte>(session.Header), StreamingAeadConstants.MinSegmentSize, StreamingAeadConstants.MaxSegmentSize)!;
+        return header.Salt.ToArray();
+    }
+
+    private static async Task RunSourceAsync(IBackupSource source, PipeWriter writer, BackupContext context, CancellationToken cancellationToken)
+    {
+        await Task.Yield();
+        Exception? error = null;
+        try
+        {
+            var stream = writer.AsStream(leaveOpen: true);
+            await using (stream.ConfigureAwait(false))
+            {
+                await source.WriteToAsync(stream, context, cancellationToken).ConfigureAwait(false);
+                await stream.FlushAsync(cancellationToken).ConfigureAwait(false);
+            }
+        }
+        catch (Exception ex)
+        {
+            // Boundary: the source's error travels down the pipe to the stage reading it.
+            error = StageFailure.Tag(PipelineStage.Source, ex);
+        }
+
+        await writer.CompleteAsync(error).ConfigureAwait(false);
+    }
+
+    private static async Task ObserveAsync(Task task)
+    {
+        try
+        {
+            await task.ConfigureAwait(false);
+        }
+        catch (Exception)
+        {
+            // Boundary: the run is already failing with its first error; later ones are consequences.
+        }
+    }
+
+    private async Task<(StorageObjectInfo Data, string PlaintextSha256, string StoredSha256)> StoreAsync(
+        PipeReader reader,
+        Task sourceTask,
+        ICompressor compressor,
+        IEncryptionSession? session,
+        string dataKey,
+        ProgressReporter reporter,
+        CancellationToken cancellationToken)
+    {
+        IStorageWriter writer;
+        try
+        {
+            writer = await environment.Storage.OpenWriteAsync(dataKey, null, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            throw new StageFailure(PipelineStage.Store, ex);
+        }
+
+        await using (writer.ConfigureAwait(false))
+        {
+            using var plaintextHash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+            using var storedHash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+            var options = environment.Options;
+            var blocks = BackupStages.ReadBlocksAsync(reader, options.Compression.BlockSize, plaintextHash, reporter, cancellationToken);
+            var compressed = BackupStages.CompressAsync(blocks, compressor, environment.Parallelism, cancellationToken);
+            var stored = session is null ? compressed : BackupStages.EncryptAsync(compressed, session, environment.Parallelism, cancellationToken);
+            if (session is not null)
+            {
+                await WriteAsync(writer, session.Header, storedHash, reporter, cancellationToken).ConfigureAwait(false);
+            }
+
+            await foreach (var chunk in stored.WithCancellation(cancellationToken).ConfigureAwait(false))
+            {
+                try
+                {
+                    await WriteAsync(writer, chunk.Memory, storedHash, reporter, cancellationToken).ConfigureAwait(false);
+                }
+                finally
+                {
+                    chunk.Return();
+                }
+            }
+
+            await sourceTask.ConfigureAwait(false);
+            try
+            {
+                var data = await writer.CommitAsync(cancellationToken).ConfigureAwait(false);
+                return (data, Convert.ToHexStringLower(plaintextHash.GetHashAndReset()), Convert.ToHexStringLower(storedHash.GetHashAndReset()));
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException)
+            {
+                throw new StageFailure(PipelineStage.Store, ex);
+            }
+        }
+    }
+
+    private static async ValueTask WriteAsync(IStorageWriter writer, ReadOnlyMemory<byte> data, IncrementalHash storedHash, ProgressReporter reporter, CancellationToken cancellationToken)
+    {
+        storedHash.AppendData(data.Span);
+        try
+        {
+            await writer.WriteAsync(data, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            throw new StageFailure(PipelineStage.Store, ex);
+        }
+
+        reporter.AddWritten(PipelineStage.Store, data.Length);
+    }
+
+    private async Task WriteManifestAsync(BackupManifest manifest, CancellationToken cancellationToken)
+    {
+        try
+        {
+            var bytes = ManifestSerializer.Serialize(manifest, environment.KeyRing);
+            var writer = await environment.Storage.OpenWriteAsync(environment.Layout.ManifestKey(manifest.Kind, manifest.BackupId), null, cancellationToken).ConfigureAwait(false);
+            await using (writer.ConfigureAwait(false))
+            {
+                await writer.WriteAsync(bytes, cancellationToken).ConfigureAwait(false);
+                await writer.CommitAsync(cancellationToken).ConfigureAwait(false);
+            }
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            throw new StageFailure(PipelineStage.Manifest, ex);
+        }
+    }
+
+    private async Task ValidateParentAsync(string kind, BackupRequest request, CancellationToken cancellationToken)
+    {
+        if (!Enum.IsDefined(request.Type))
+        {
+            throw new ArgumentException($"Backup type {request.Type} is not defined.", nameof(request));
+        }
+
+        if (request.Type == BackupType.Full)
+        {
+            if (request.ParentId is not null)
+            {
+                throw new ArgumentException("A full backup has no parent; leave ParentId unset.", nameof(request));
+            }
+
+            return;
+        }
+
+        if (request.ParentId is null)
+        {
+            throw new ArgumentException($"A {request.Type.ToString().ToLowerInvariant()} backup needs the ParentId of the backup it builds on.", nameof(request));
+        }
+
+        var parent = await environment.Catalog.FindAsync(request.ParentId, cancellationToken).ConfigureAwait(false)
+            ?? throw new BackupNotFoundException(request.ParentId);
+        if (!string.Equals(parent.Kind, kind, StringComparison.Ordinal))
+        {
+            throw new ArgumentException($"Parent backup {request.ParentId} is of kind '{parent.Kind}', not '{kind}'.", nameof(request));
+        }
+    }
+
+    private async Task DeleteQuietlyAsync(string dataKey, string backupId)
+    {
+        try
+        {
+            await environment.Storage.DeleteAsync(dataKey, CancellationToken.None).ConfigureAwait(false);
+        }
+        catch (Exception ex)
+        {
+            // Boundary: the backup already failed; an orphaned data object has no manifest and is never listed.
+            Log.DataCleanupFailed(_logger, ex, backupId);
+        }
+    }
+}

@@ -1,0 +1,195 @@
+using System.Diagnostics;
+using System.IO.Pipelines;
+using System.Security.Cryptography;
+using HealthMate.Backup.Catalog;
+using HealthMate.Backup.Compression;
+using HealthMate.Backup.Encryption;
+using HealthMate.Backup.Telemetry;
+using Microsoft.Extensions.Logging;
+
+namespace HealthMate.Backup.Pipeline;
+
+/// <summary>Coordinates one restore: storage → hash check → decrypt → decompress → target, checking both checksums
+/// before the target sees the end of its stream.</summary>
+internal sealed class RestoreRunner(BackupEnvironment environment) : IRestoreRunner
+{
+    private const int ReadBufferSize = 1024 * 1024;
+    private const int TargetPipeThreshold = 4 * 1024 * 1024;
+    private readonly ILogger _logger = environment.LoggerFactory.CreateLogger<RestoreRunner>();
+
+    public async ValueTask<RestoreResult> RestoreAsync(string backupId, IRestoreTarget target, IProgress<PipelineProgress>? progress = null, CancellationToken cancellationToken = default)
+    {
+        BackupId.Validate(backupId);
+        ArgumentNullException.ThrowIfNull(target);
+        var manifest = await environment.Catalog.GetAsync(backupId, cancellationToken).ConfigureAwait(false);
+        using var activity = BackupTelemetry.ActivitySource.StartActivity("restore");
+        activity?.SetTag("backup.id", backupId);
+        activity?.SetTag("backup.kind", manifest.Kind);
+        Log.RestoreStarted(_logger, backupId, manifest.Kind);
+        var reporter = new ProgressReporter(progress, environment.TimeProvider);
+        try
+        {
+            var bytes = await RestoreCoreAsync(manifest, target, reporter, cancellationToken).ConfigureAwait(false);
+            reporter.Report(PipelineStage.Completed);
+            Log.RestoreCompleted(_logger, backupId, bytes, (long)reporter.Elapsed.TotalMilliseconds);
+            BackupTelemetry.Record("restore", manifest.Kind, "success", reporter.Elapsed, reporter.BytesRead, reporter.BytesWritten);
+            return new RestoreResult(manifest, bytes, reporter.Elapsed);
+        }
+        catch (Exception ex)
+        {
+            // Boundary: record the outcome once; the mapped error was produced by RestoreCoreAsync.
+            var cancelled = ex is OperationCanceledException && cancellationToken.IsCancellationRequested;
+            BackupTelemetry.Record("restore", manifest.Kind, cancelled ? "cancelled" : "failure", reporter.Elapsed, reporter.BytesRead, reporter.BytesWritten);
+            activity?.SetStatus(ActivityStatusCode.Error, ex.GetType().Name);
+            if (!cancelled)
+            {
+                Log.RestoreFailed(_logger, ex, backupId, PipelineErrors.StageOf(ex, PipelineStage.Read));
+            }
+
+            throw;
+        }
+    }
+
+    /// <summary>Runs the restore pipeline into a target. Shared with full verification.</summary>
+    internal async Task<long> RestoreCoreAsync(BackupManifest manifest, IRestoreTarget target, ProgressReporter reporter, CancellationToken cancellationToken)
+    {
+        var compressor = CompressorFactory.ForReading(manifest.Pipeline.Compression);
+        var encrypted = manifest.Pipeline.Encryption switch
+        {
+            "none" => false,
+            StreamingAeadConstants.AlgorithmName => true,
+            var other => throw new BackupFormatException($"Backup {manifest.BackupId} was encrypted with '{other}', which this library does not know."),
+        };
+        if (manifest.Pipeline.CompressionBlockSize is < 1 or > CompressionOptions.MaxBlockSize)
+        {
+            throw new BackupFormatException($"Backup {manifest.BackupId} records compression block size {manifest.Pipeline.CompressionBlockSize}, outside 1..{CompressionOptions.MaxBlockSize}.");
+        }
+
+        if (encrypted && manifest.Pipeline.KeyId is { } keyId && !environment.KeyRing.Contains(keyId))
+        {
+            throw new BackupKeyNotFoundException(keyId);
+        }
+
+        using var cancellation = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var token = cancellation.Token;
+        Stream stored;
+        try
+        {
+            stored = await environment.Storage.OpenReadAsync(manifest.Data.Key, null, token).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            throw PipelineErrors.Map(new StageFailure(PipelineStage.Read, ex), "restore", PipelineStage.Read);
+        }
+
+        var reader = PipeReader.Create(stored, new StreamPipeReaderOptions(bufferSize: ReadBufferSize, minimumReadSize: ReadBufferSize / 4, leaveOpen: false));
+        using var check = new StoredObjectCheck(manifest.BackupId, manifest.Data.StoredSize, manifest.Data.StoredSha256);
+        using var holder = new RestoreStages.DecryptionHolder();
+        var parallelism = environment.Parallelism;
+        var compressedStream = encrypted
+            ? RestoreStages.DecryptAsync(RestoreStages.ReadSegmentsAsync(reader, environment.CreateEncryptor(), holder, check, reporter, token), holder, parallelism, token)
+            : RestoreStages.ReadChunksAsync(reader, ReadBufferSize, check, reporter, token);
+        var plaintext = RestoreStages.DecompressAsync(compressedStream, compressor, manifest.Pipeline.CompressionBlockSize, parallelism, token);
+
+        var output = new Pipe(new PipeOptions(pauseWriterThreshold: TargetPipeThreshold, resumeWriterThreshold: TargetPipeThreshold / 2, useSynchronizationContext: false));
+        var context = new RestoreContext(manifest.BackupId, manifest.Kind, manifest.Data.PlaintextSize, manifest.Properties);
+        var targetTask = RunTargetAsync(target, output.Reader, context, token);
+        try
+        {
+            var written = await DeliverAsync(plaintext, output.Writer, targetTask, manifest, reporter, token).ConfigureAwait(false);
+            await output.Writer.CompleteAsync().ConfigureAwait(false);
+            await targetTask.ConfigureAwait(false);
+            return written;
+        }
+        catch (Exception ex)
+        {
+            // Boundary: the target must see the failure as an exception from its stream, never as a clean end.
+            var error = PipelineErrors.Map(ex, "restore", PipelineStage.Read);
+            await output.Writer.CompleteAsync(error).ConfigureAwait(false);
+            await cancellation.CancelAsync().ConfigureAwait(false);
+            try
+            {
+                await targetTask.ConfigureAwait(false);
+            }
+            catch (Exception)
+            {
+                // Boundary: the target failing on the error we handed it is expected.
+            }
+
+            throw PipelineErrors.Throw(error);
+        }
+        finally
+        {
+            await reader.CompleteAsync().ConfigureAwait(false);
+        }
+    }
+
+    private static async Task<long> DeliverAsync(IAsyncEnumerable<Chunk> plaintext, PipeWriter writer, Task targetTask, BackupManifest manifest, ProgressReporter reporter, CancellationToken cancellationToken)
+    {
+        using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        long written = 0;
+        await foreach (var chunk in plaintext.WithCancellation(cancellationToken).ConfigureAwait(false))
+        {
+            FlushResult flush;
+            try
+            {
+                hash.AppendData(chunk.Span);
+                written += chunk.Length;
+                if (written > manifest.Data.PlaintextSize)
+                {
+                    throw new ChecksumMismatchException($"the restored size of backup {manifest.BackupId}", $"{manifest.Data.PlaintextSize} bytes", $"more than {manifest.Data.PlaintextSize} bytes");
+                }
+
+                flush = await writer.WriteAsync(chunk.Memory, cancellationToken).ConfigureAwait(false);
+            }
+            finally
+            {
+                chunk.Return();
+            }
+
+            reporter.AddWritten(PipelineStage.Target, chunk.Length);
+            if (flush.IsCompleted)
+            {
+                await targetTask.ConfigureAwait(false);
+                throw new StageFailure(PipelineStage.Target, new InvalidOperationException("The restore target stopped reading before the end of the data."));
+            }
+        }
+
+        if (written != manifest.Data.PlaintextSize)
+        {
+            throw new ChecksumMismatchException($"the restored size of backup {manifest.BackupId}", $"{manifest.Data.PlaintextSize} bytes", $"{written} bytes");
+        }
+
+        var actual = Convert.ToHexStringLower(hash.GetHashAndReset());
+        if (!string.Equals(actual, manifest.Data.PlaintextSha256, StringComparison.Ordinal))
+        {
+            throw new ChecksumMismatchException($"the restored bytes of backup {manifest.BackupId}", manifest.Data.PlaintextSha256, actual);
+        }
+
+        return written;
+    }
+
+    private static async Task RunTargetAsync(IRestoreTarget target, PipeReader reader, RestoreContext context, CancellationToken cancellationToken)
+    {
+        await Task.Yield();
+        Exception? error = null;
+        try
+        {
+            var stream = reader.AsStream(leaveOpen: true);
+            await using (stream.ConfigureAwait(false))
+            {
+                await target.RestoreFromAsync(stream, context, cancellationToken).ConfigureAwait(false);
+            }
+        }
+        catch (Exception ex)
+        {
+            // Boundary: the target's error is reported as the Target stage's.
+            error = ex;
+            throw StageFailure.Tag(PipelineStage.Target, ex);
+        }
+        finally
+        {
+            await reader.CompleteAsync(error).ConfigureAwait(false);
+        }
+    }
+}

@@ -1,0 +1,357 @@
+using System.Buffers;
+using System.IO.Pipelines;
+using System.Runtime.CompilerServices;
+using HealthMate.Backup.Compression;
+using HealthMate.Backup.Encryption;
+
+namespace HealthMate.Backup.Pipeline;
+
+/// <summary>
+/// The stages of the restore pipeline: read and hash stored bytes → decrypt segments → decompress frames.
+/// The stored size and SHA-256 are checked before the last piece of data is released downstream, so a target never
+/// sees the end of a stream whose checksum does not match.
+/// </summary>
+internal static class RestoreStages
+{
+    /// <summary>Reads the header and the encrypted segments of an object.</summary>
+    internal static async IAsyncEnumerable<BackupStages.Segment> ReadSegmentsAsync(
+        PipeReader reader,
+        IEncryptor encryptor,
+        DecryptionHolder holder,
+        StoredObjectCheck check,
+        ProgressReporter progress,
+        [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        var segmentLength = -1;
+        long index = 0;
+        while (true)
+        {
+            var result = await reader.ReadAsync(cancellationToken).ConfigureAwait(false);
+            var buffer = result.Buffer;
+            if (segmentLength < 0)
+            {
+                if (buffer.Length < encryptor.MaxHeaderLength && !result.IsCompleted)
+                {
+                    reader.AdvanceTo(buffer.Start, buffer.End);
+                    continue;
+                }
+
+                if (!encryptor.TryBeginDecryption(buffer, out var session, out var headerLength))
+                {
+                    throw new BackupTruncatedException("The encrypted object ends inside its header: the object was cut short.");
+                }
+
+                holder.Session = session;
+                segmentLength = session!.PlaintextSegmentSize + session.SegmentOverhead;
+                check.Append(buffer.Slice(0, headerLength));
+                progress.AddRead(headerLength);
+                buffer = buffer.Slice(headerLength);
+            }
+
+            // Emit every segment that is known not to be the last: one followed by at least one more byte.
+            while (buffer.Length > segmentLength)
+            {
+                yield return new BackupStages.Segment(TakeChunk(ref buffer, segmentLength, check, progress), index++, IsLast: false);
+            }
+
+            if (result.IsCompleted)
+            {
+                if (buffer.IsEmpty && index > 0)
+                {
+                    // Unreachable by construction (a segment is emitted as non-last only when data follows it).
+                    throw new InvalidOperationException("No final segment.");
+                }
+
+                var last = TakeChunk(ref buffer, (int)buffer.Length, check, progress);
+                try
+                {
+                    check.Complete();
+                }
+                catch
+                {
+                    last.Return();
+                    throw;
+                }
+
+                reader.AdvanceTo(buffer.End);
+                yield return new BackupStages.Segment(last, index, IsLast: true);
+                yield break;
+            }
+
+            reader.AdvanceTo(buffer.Start, buffer.End);
+        }
+    }
+
+    /// <summary>Reads the bytes of an unencrypted object in chunks, holding the last one back until the checksum matches.</summary>
+    internal static async IAsyncEnumerable<Chunk> ReadChunksAsync(
+        PipeReader reader,
+        int chunkSize,
+        StoredObjectCheck check,
+        ProgressReporter progress,
+        [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        Chunk? pending = null;
+        while (true)
+        {
+            var result = await reader.ReadAsync(cancellationToken).ConfigureAwait(false);
+            var buffer = result.Buffer;
+            while (buffer.Length >= chunkSize || (result.IsCompleted && !buffer.IsEmpty))
+            {
+                var next = TakeChunk(ref buffer, (int)Math.Min(chunkSize, buffer.Length), check, progress);
+                if (pending is { } ready)
+                {
+                    yield return ready;
+                }
+
+                pending = next;
+            }
+
+            reader.AdvanceTo(buffer.Start, buffer.End);
+            if (result.IsCompleted)
+            {
+                break;
+            }
+        }
+
+        check.Complete();
+        if (pending is { } final)
+        {
+            yield return final;
+        }
+    }
+
+    /// <summary>Decrypts segments in parallel, in order.</summary>
+    internal static IAsyncEnumerable<Chunk> DecryptAsync(IAsyncEnumerable<BackupStages.Segment> segments, DecryptionHolder holder, int parallelism, CancellationToken cancellationToken) =>
+        OrderedParallel.SelectAsync(
+            segments,
+            segment =>
+            {
+                try
+                {
+                    var session = holder.Session!;
+                    var length = segment.Plain.Length - session.SegmentOverhead;
+                    var output = Chunk.Rent(Math.Max(length, 0));
+                    try
+                    {
+                        session.DecryptSegment(segment.Index, segment.IsLast, segment.Plain.Span, output.Buffer.AsSpan(0, Math.Max(length, 0)));
+                        return output.WithLength(length);
+                    }
+                    catch
+                    {
+                        output.Return();
+                        throw;
+                    }
+                }
+                finally
+                {
+                    segment.Plain.Return();
+                }
+            },
+            parallelism,
+            PipelineStage.Decrypt,
+            static chunk => chunk.Return(),
+            cancellationToken);
+
+    /// <summary>Decompresses: zstd frames on all cores, other formats as one stream.</summary>
+    internal static IAsyncEnumerable<Chunk> DecompressAsync(IAsyncEnumerable<Chunk> input, ICompressor compressor, int maxFrameContent, int parallelism, CancellationToken cancellationToken)
+    {
+        if (compressor is NoCompressor)
+        {
+            return input;
+        }
+
+        if (compressor is ZstdCompressor zstd)
+        {
+            return OrderedParallel.SelectAsync(
+                SplitZstdFramesAsync(input, maxFrameContent, zstd.GetMaxCompressedLength(maxFrameContent), cancellationToken),
+                frame =>
+                {
+                    try
+                    {
+                        var output = Chunk.Rent((int)frame.ContentSize);
+                        try
+                        {
+                            var written = zstd.DecompressFrame(frame.Data.Span, output.Buffer.AsSpan(0, (int)frame.ContentSize));
+                            if (written != frame.ContentSize)
+                            {
+                                throw new BackupFormatException($"A zstd frame decoded to {written} bytes; its header says {frame.ContentSize}.");
+                            }
+
+                            return output.WithLength(written);
+                        }
+                        catch
+                        {
+                            output.Return();
+                            throw;
+                        }
+                    }
+                    finally
+                    {
+                        frame.Data.Return();
+                    }
+                },
+                parallelism,
+                PipelineStage.Decompress,
+                static chunk => chunk.Return(),
+                cancellationToken);
+        }
+
+        return DecompressSequentiallyAsync(input, compressor, cancellationToken);
+    }
+
+    private static async IAsyncEnumerable<ZstdFrame> SplitZstdFramesAsync(IAsyncEnumerable<Chunk> input, int maxContent, int maxFrameLength, [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        var buffer = ArrayPool<byte>.Shared.Rent(maxFrameLength + StreamingAeadConstants.MaxSegmentSize);
+        var start = 0;
+        var end = 0;
+        try
+        {
+            await foreach (var chunk in input.WithCancellation(cancellationToken).ConfigureAwait(false))
+            {
+                try
+                {
+                    if (end + chunk.Length > buffer.Length)
+                    {
+                        Buffer.BlockCopy(buffer, start, buffer, 0, end - start);
+                        end -= start;
+                        start = 0;
+                        if (end + chunk.Length > buffer.Length)
+                        {
+                            throw new StageFailure(PipelineStage.Decompress, new BackupFormatException($"A zstd frame is longer than {maxFrameLength} bytes, the most a {maxContent}-byte block compresses to."));
+                        }
+                    }
+
+                    Buffer.BlockCopy(chunk.Buffer, 0, buffer, end, chunk.Length);
+                    end += chunk.Length;
+                }
+                finally
+                {
+                    chunk.Return();
+                }
+
+                while (TryCutFrame(buffer, ref start, end, maxContent, out var frame))
+                {
+                    if (frame.ContentSize > 0)
+                    {
+                        yield return frame;
+                    }
+                    else
+                    {
+                        frame.Data.Return();
+                    }
+                }
+            }
+
+            if (end != start)
+            {
+                throw new StageFailure(PipelineStage.Decompress, new BackupFormatException($"The compressed data ends with {end - start} bytes that are not a complete zstd frame."));
+            }
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
+    private static bool TryCutFrame(byte[] buffer, ref int start, int end, int maxContent, out ZstdFrame frame)
+    {
+        frame = default;
+        int length;
+        long contentSize;
+        try
+        {
+            if (!ZstdFrameReader.TryReadFrame(buffer.AsSpan(start, end - start), out length, out contentSize))
+            {
+                return false;
+            }
+
+            if (contentSize < 0 || contentSize > maxContent)
+            {
+                throw new BackupFormatException($"A zstd frame records content size {contentSize}; frames of this backup hold at most {maxContent} bytes.");
+            }
+        }
+        catch (BackupFormatException ex)
+        {
+            throw new StageFailure(PipelineStage.Decompress, ex);
+        }
+
+        var data = Chunk.Rent(length);
+        Buffer.BlockCopy(buffer, start, data.Buffer, 0, length);
+        start += length;
+        frame = new ZstdFrame(data.WithLength(length), contentSize);
+        return true;
+    }
+
+    private static async IAsyncEnumerable<Chunk> DecompressSequentiallyAsync(IAsyncEnumerable<Chunk> input, ICompressor compressor, [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        var compressed = new ChunkSequenceStream(input, cancellationToken);
+        await using var compressedScope = compressed.ConfigureAwait(false);
+        var decompressing = compressor.CreateDecompressionStream(compressed);
+        await using var decompressingScope = decompressing.ConfigureAwait(false);
+        while (true)
+        {
+            var chunk = Chunk.Rent(CompressionOptions.DefaultBlockSize);
+            int read;
+            try
+            {
+                read = await ReadFullyAsync(decompressing, chunk.Buffer.AsMemory(0, CompressionOptions.DefaultBlockSize), cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is InvalidDataException or IOException && !compressed.SourceFailed)
+            {
+                chunk.Return();
+                throw new StageFailure(PipelineStage.Decompress, new BackupFormatException($"The {compressor.Name} data could not be decoded: {ex.Message}", ex));
+            }
+            catch
+            {
+                chunk.Return();
+                throw;
+            }
+
+            if (read == 0)
+            {
+                chunk.Return();
+                yield break;
+            }
+
+            yield return chunk.WithLength(read);
+        }
+    }
+
+    private static async ValueTask<int> ReadFullyAsync(Stream stream, Memory<byte> buffer, CancellationToken cancellationToken)
+    {
+        var total = 0;
+        while (total < buffer.Length)
+        {
+            var read = await stream.ReadAsync(buffer[total..], cancellationToken).ConfigureAwait(false);
+            if (read == 0)
+            {
+                break;
+            }
+
+            total += read;
+        }
+
+        return total;
+    }
+
+    private static Chunk TakeChunk(ref ReadOnlySequence<byte> buffer, int length, StoredObjectCheck check, ProgressReporter progress)
+    {
+        var slice = buffer.Slice(0, length);
+        check.Append(slice);
+        progress.AddRead(length);
+        var chunk = Chunk.Rent(length);
+        slice.CopyTo(chunk.Buffer);
+        buffer = buffer.Slice(length);
+        return chunk.WithLength(length);
+    }
+
+    /// <summary>Holds the decryption session, known once the header has been read.</summary>
+    internal sealed class DecryptionHolder : IDisposable
+    {
+        internal IDecryptionSession? Session { get; set; }
+
+        public void Dispose() => Session?.Dispose();
+    }
+
+    private readonly record struct ZstdFrame(Chunk Data, long ContentSize);
+}

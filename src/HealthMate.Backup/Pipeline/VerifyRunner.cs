@@ -1,0 +1,92 @@
+using System.Buffers;
+using HealthMate.Backup.Catalog;
+using HealthMate.Backup.Telemetry;
+using Microsoft.Extensions.Logging;
+
+namespace HealthMate.Backup.Pipeline;
+
+/// <summary>Verifies a backup: the stored checksum alone, or a full restore to nowhere.</summary>
+internal sealed class VerifyRunner(BackupEnvironment environment, RestoreRunner restoreRunner) : IVerifyRunner
+{
+    private const int BufferSize = 1024 * 1024;
+    private readonly ILogger _logger = environment.LoggerFactory.CreateLogger<VerifyRunner>();
+
+    public async ValueTask<VerificationResult> VerifyAsync(string backupId, VerificationLevel level = VerificationLevel.Full, IProgress<PipelineProgress>? progress = null, CancellationToken cancellationToken = default)
+    {
+        BackupId.Validate(backupId);
+        if (!Enum.IsDefined(level))
+        {
+            throw new ArgumentOutOfRangeException(nameof(level), level, "Unknown verification level.");
+        }
+
+        using var activity = BackupTelemetry.ActivitySource.StartActivity("verify");
+        activity?.SetTag("backup.id", backupId);
+        var reporter = new ProgressReporter(progress, environment.TimeProvider);
+        BackupIntegrityException? failure = null;
+        var kind = "unknown";
+        try
+        {
+            var manifest = await environment.Catalog.GetAsync(backupId, cancellationToken).ConfigureAwait(false);
+            kind = manifest.Kind;
+            if (level == VerificationLevel.Checksum)
+            {
+                await VerifyChecksumAsync(manifest, reporter, cancellationToken).ConfigureAwait(false);
+            }
+            else
+            {
+                await restoreRunner.RestoreCoreAsync(manifest, DiscardingTarget.Instance, reporter, cancellationToken).ConfigureAwait(false);
+            }
+        }
+        catch (BackupIntegrityException ex)
+        {
+            failure = ex;
+        }
+
+        reporter.Report(PipelineStage.Completed);
+        BackupTelemetry.Record("verify", kind, failure is null ? "success" : "failure", reporter.Elapsed, reporter.BytesRead, 0);
+        if (failure is null)
+        {
+            Log.VerifyPassed(_logger, backupId, level, reporter.BytesRead);
+        }
+        else
+        {
+            Log.VerifyFailed(_logger, backupId, level, failure.Message);
+        }
+
+        return new VerificationResult(backupId, level, failure, reporter.BytesRead, reporter.Elapsed);
+    }
+
+    private async Task VerifyChecksumAsync(BackupManifest manifest, ProgressReporter reporter, CancellationToken cancellationToken)
+    {
+        using var check = new StoredObjectCheck(manifest.BackupId, manifest.Data.StoredSize, manifest.Data.StoredSha256);
+        var stream = await environment.Storage.OpenReadAsync(manifest.Data.Key, null, cancellationToken).ConfigureAwait(false);
+        await using (stream.ConfigureAwait(false))
+        {
+            var buffer = ArrayPool<byte>.Shared.Rent(BufferSize);
+            try
+            {
+                int read;
+                while ((read = await stream.ReadAsync(buffer.AsMemory(0, BufferSize), cancellationToken).ConfigureAwait(false)) > 0)
+                {
+                    check.Append(new ReadOnlySequence<byte>(buffer, 0, read));
+                    reporter.AddRead(read);
+                }
+            }
+            finally
+            {
+                ArrayPool<byte>.Shared.Return(buffer);
+            }
+        }
+
+        check.Complete();
+    }
+
+    /// <summary>Reads and drops everything: full verification is a restore to nowhere.</summary>
+    private sealed class DiscardingTarget : IRestoreTarget
+    {
+        internal static readonly DiscardingTarget Instance = new();
+
+        public async ValueTask RestoreFromAsync(Stream source, RestoreContext context, CancellationToken cancellationToken = default) =>
+            await source.CopyToAsync(Stream.Null, cancellationToken).ConfigureAwait(false);
+    }
+}

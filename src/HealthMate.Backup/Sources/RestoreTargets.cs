@@ -1,0 +1,55 @@
+namespace HealthMate.Backup;
+
+/// <summary>Ready-made restore targets for streams and files.</summary>
+public static class RestoreTargets
+{
+    /// <summary>Creates a target that copies the restored bytes into a stream the caller owns.</summary>
+    /// <param name="destination">The stream; it is not disposed. On failure it may hold a partial, unverified prefix.</param>
+    /// <returns>The target.</returns>
+    public static IRestoreTarget ToStream(Stream destination)
+    {
+        ArgumentNullException.ThrowIfNull(destination);
+        return new DelegateRestoreTarget((source, _, cancellationToken) => new ValueTask(source.CopyToAsync(destination, 1024 * 1024, cancellationToken)));
+    }
+
+    /// <summary>Creates a target that writes a file. The bytes go to a temporary file beside it, which becomes the file
+    /// only once the restore is verified; a failed restore leaves no file and an existing file untouched.</summary>
+    /// <param name="path">The file to create.</param>
+    /// <param name="overwrite">Whether an existing file may be replaced.</param>
+    /// <returns>The target.</returns>
+    public static IRestoreTarget ToFile(string path, bool overwrite = false)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        return new DelegateRestoreTarget(async (source, _, cancellationToken) =>
+        {
+            var full = Path.GetFullPath(path);
+            if (!overwrite && File.Exists(full))
+            {
+                throw new IOException($"'{full}' exists; restore to another path or allow overwriting.");
+            }
+
+            var temporary = Path.Combine(Path.GetDirectoryName(full)!, $".{Path.GetFileName(full)}.{Guid.NewGuid():N}.restoring");
+            try
+            {
+                var file = new FileStream(temporary, FileMode.CreateNew, FileAccess.Write, FileShare.None, bufferSize: 0);
+                await using (file.ConfigureAwait(false))
+                {
+                    await source.CopyToAsync(file, 1024 * 1024, cancellationToken).ConfigureAwait(false);
+                    file.Flush(flushToDisk: true);
+                }
+
+                File.Move(temporary, full, overwrite);
+            }
+            finally
+            {
+                File.Delete(temporary);
+            }
+        });
+    }
+
+    private sealed class DelegateRestoreTarget(Func<Stream, RestoreContext, CancellationToken, ValueTask> restore) : IRestoreTarget
+    {
+        public ValueTask RestoreFromAsync(Stream source, RestoreContext context, CancellationToken cancellationToken = default) =>
+            restore(source, context, cancellationToken);
+    }
+}

@@ -1,0 +1,277 @@
+using System.Runtime.CompilerServices;
+
+namespace HealthMate.Backup.Storage.Local;
+
+/// <summary>
+/// Stores objects as files under a root folder. A write goes to a temporary file in the target folder, is flushed to
+/// disk, and is renamed into place (without replacing an existing file unless asked); the folder is then flushed too.
+/// </summary>
+internal sealed class LocalDiskStorageProvider : IStorageProvider
+{
+    private readonly string _root;
+    private readonly bool _flushToDisk;
+
+    internal LocalDiskStorageProvider(LocalStorageOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentException.ThrowIfNullOrWhiteSpace(options.Path);
+        _root = Path.TrimEndingDirectorySeparator(Path.GetFullPath(options.Path)) + Path.DirectorySeparatorChar;
+        _flushToDisk = options.FlushToDisk;
+    }
+
+    public string Name => "local";
+
+    internal string Root => _root;
+
+    public ValueTask<IStorageWriter> OpenWriteAsync(string key, StorageWriteOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        var path = Resolve(key);
+        cancellationToken.ThrowIfCancellationRequested();
+        var directory = Path.GetDirectoryName(path)!;
+        try
+        {
+            Directory.CreateDirectory(directory);
+            var temporary = Path.Combine(directory, $"{StorageKey.TemporaryPrefix}{Guid.NewGuid():N}");
+            var stream = new FileStream(temporary, FileMode.CreateNew, FileAccess.Write, FileShare.None, bufferSize: 0, FileOptions.None);
+            return ValueTask.FromResult<IStorageWriter>(new Writer(this, key, path, temporary, stream, options?.Overwrite ?? false));
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            throw new StorageException($"Storage '{Name}' cannot start writing '{key}': {ex.Message}", key, isTransient: false, ex);
+        }
+    }
+
+    public ValueTask<Stream> OpenReadAsync(string key, ByteRange? range = null, CancellationToken cancellationToken = default)
+    {
+        var path = Resolve(key);
+        cancellationToken.ThrowIfCancellationRequested();
+        FileStream stream;
+        try
+        {
+            stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, bufferSize: 0, FileOptions.SequentialScan);
+        }
+        catch (Exception ex) when (ex is FileNotFoundException or DirectoryNotFoundException)
+        {
+            throw new StorageObjectNotFoundException(Name, key, ex);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            throw new StorageException($"Storage '{Name}' cannot read '{key}': {ex.Message}", key, isTransient: false, ex);
+        }
+
+        if (range is not { } r)
+        {
+            return ValueTask.FromResult<Stream>(stream);
+        }
+
+        stream.Seek(Math.Min(r.Offset, stream.Length), SeekOrigin.Begin);
+        return ValueTask.FromResult<Stream>(r.Length is { } length ? new BoundedReadStream(stream, length) : stream);
+    }
+
+    public async IAsyncEnumerable<StorageObjectInfo> ListAsync(string prefix, [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(prefix);
+        if (prefix.Contains('\\', StringComparison.Ordinal) || prefix.StartsWith('/') || prefix.Split('/').Any(s => s is "." or ".."))
+        {
+            throw new ArgumentException($"Invalid storage prefix '{prefix}'.", nameof(prefix));
+        }
+
+        var lastSlash = prefix.LastIndexOf('/');
+        var directory = lastSlash < 0 ? _root : Path.Combine(_root, prefix[..lastSlash]);
+        if (!Directory.Exists(directory))
+        {
+            yield break;
+        }
+
+        var keys = new List<(string Key, FileInfo File)>();
+        foreach (var file in new DirectoryInfo(directory).EnumerateFiles("*", new EnumerationOptions { RecurseSubdirectories = true, AttributesToSkip = 0, IgnoreInaccessible = false }))
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            if (file.Name.StartsWith(StorageKey.TemporaryPrefix, StringComparison.Ordinal))
+            {
+                continue;
+            }
+
+            var key = Path.GetRelativePath(_root, file.FullName).Replace(Path.DirectorySeparatorChar, '/');
+            if (key.StartsWith(prefix, StringComparison.Ordinal))
+            {
+                keys.Add((key, file));
+            }
+        }
+
+        keys.Sort(static (a, b) => string.CompareOrdinal(a.Key, b.Key));
+        foreach (var (key, file) in keys)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            yield return new StorageObjectInfo(key, file.Length, file.LastWriteTimeUtc);
+        }
+
+        await Task.CompletedTask.ConfigureAwait(false);
+    }
+
+    public ValueTask<StorageObjectInfo?> StatAsync(string key, CancellationToken cancellationToken = default)
+    {
+        var file = new FileInfo(Resolve(key));
+        return ValueTask.FromResult(file.Exists ? new StorageObjectInfo(key, file.Length, file.LastWriteTimeUtc) : null);
+    }
+
+    public ValueTask<bool> DeleteAsync(string key, CancellationToken cancellationToken = default)
+    {
+        var path = Resolve(key);
+        cancellationToken.ThrowIfCancellationRequested();
+        if (!File.Exists(path))
+        {
+            return ValueTask.FromResult(false);
+        }
+
+        try
+        {
+            File.Delete(path);
+            if (_flushToDisk)
+            {
+                NativeMethods.FlushDirectory(Path.GetDirectoryName(path)!);
+            }
+
+            RemoveEmptyParents(Path.GetDirectoryName(path)!);
+            return ValueTask.FromResult(true);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            throw new StorageException($"Storage '{Name}' cannot delete '{key}': {ex.Message}", key, isTransient: false, ex);
+        }
+    }
+
+    public async ValueTask<bool> PutIfAbsentAsync(string key, ReadOnlyMemory<byte> content, CancellationToken cancellationToken = default)
+    {
+        var writer = await OpenWriteAsync(key, new StorageWriteOptions { Overwrite = false }, cancellationToken).ConfigureAwait(false);
+        await using (writer.ConfigureAwait(false))
+        {
+            await writer.WriteAsync(content, cancellationToken).ConfigureAwait(false);
+            try
+            {
+                await writer.CommitAsync(cancellationToken).ConfigureAwait(false);
+                return true;
+            }
+            catch (StorageObjectExistsException)
+            {
+                return false;
+            }
+        }
+    }
+
+    /// <summary>Maps a key to a path under the root, refusing anything that would leave it.</summary>
+    internal string Resolve(string key)
+    {
+        StorageKey.Validate(key);
+        var path = Path.GetFullPath(Path.Combine(_root, key.Replace('/', Path.DirectorySeparatorChar)));
+        if (!path.StartsWith(_root, StringComparison.Ordinal))
+        {
+            throw new ArgumentException($"Invalid storage key '{key}': it resolves outside the storage root.", nameof(key));
+        }
+
+        return path;
+    }
+
+    private void RemoveEmptyParents(string directory)
+    {
+        while (directory.Length > _root.Length && directory.StartsWith(_root, StringComparison.Ordinal))
+        {
+            try
+            {
+                if (Directory.EnumerateFileSystemEntries(directory).Any())
+                {
+                    return;
+                }
+
+                Directory.Delete(directory);
+            }
+            catch (IOException)
+            {
+                return; // Another writer just created something here; leaving a folder is harmless.
+            }
+
+            directory = Path.GetDirectoryName(directory)!;
+        }
+    }
+
+    private sealed class Writer(LocalDiskStorageProvider owner, string key, string path, string temporary, FileStream stream, bool overwrite) : IStorageWriter
+    {
+        private bool _committed;
+        private bool _disposed;
+
+        public string Key => key;
+
+        public async ValueTask WriteAsync(ReadOnlyMemory<byte> data, CancellationToken cancellationToken = default)
+        {
+            ObjectDisposedException.ThrowIf(_disposed || _committed, this);
+            try
+            {
+                await stream.WriteAsync(data, cancellationToken).ConfigureAwait(false);
+            }
+            catch (IOException ex)
+            {
+                throw new StorageException($"Storage '{owner.Name}' failed writing '{key}': {ex.Message}", key, isTransient: false, ex);
+            }
+        }
+
+        public async ValueTask<StorageObjectInfo> CommitAsync(CancellationToken cancellationToken = default)
+        {
+            ObjectDisposedException.ThrowIf(_disposed || _committed, this);
+            cancellationToken.ThrowIfCancellationRequested();
+            try
+            {
+                if (owner._flushToDisk)
+                {
+                    stream.Flush(flushToDisk: true);
+                }
+
+                var size = stream.Length;
+                await stream.DisposeAsync().ConfigureAwait(false);
+                cancellationToken.ThrowIfCancellationRequested();
+                try
+                {
+                    // Without overwrite, .NET links the file into place, which fails atomically if the target exists.
+                    File.Move(temporary, path, overwrite);
+                }
+                catch (IOException) when (!overwrite && File.Exists(path))
+                {
+                    throw new StorageObjectExistsException(owner.Name, key, null);
+                }
+
+                _committed = true;
+                if (owner._flushToDisk)
+                {
+                    NativeMethods.FlushDirectory(Path.GetDirectoryName(path)!);
+                }
+
+                return new StorageObjectInfo(key, size, File.GetLastWriteTimeUtc(path));
+            }
+            catch (IOException ex)
+            {
+                throw new StorageException($"Storage '{owner.Name}' failed committing '{key}': {ex.Message}", key, isTransient: false, ex);
+            }
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            if (_disposed)
+            {
+                return;
+            }
+
+            _disposed = true;
+            await stream.DisposeAsync().ConfigureAwait(false);
+            if (!_committed)
+            {
+                try
+                {
+                    File.Delete(temporary);
+                }
+                catch (IOException)
+                {
+                    // The temporary name is invisible to List and Stat; a later cleanup removes it.
+                }
+            }
+        }
+    }
+}
