@@ -46,6 +46,20 @@ internal static class ManifestSerializer
         }
 
         var body = file[envelope.BodyStart..envelope.BodyEnd];
+        if (!keyRing.Contains(envelope.KeyId))
+        {
+            // A damaged key id must not pass for a missing key: if a key we hold authenticates the body, the id was altered.
+            foreach (var candidate in keyRing.KeyIds)
+            {
+                if (CryptographicOperations.FixedTimeEquals(Authenticate(keyRing.GetKey(candidate), body).Mac, envelope.Mac))
+                {
+                    throw new ManifestAuthenticationException(storageKey, "its key id field was altered");
+                }
+            }
+
+            throw new BackupKeyNotFoundException(envelope.KeyId);
+        }
+
         var (mac, keyCheck) = Authenticate(keyRing.GetKey(envelope.KeyId), body);
         var macMatches = CryptographicOperations.FixedTimeEquals(mac, envelope.Mac);
         if (!macMatches)

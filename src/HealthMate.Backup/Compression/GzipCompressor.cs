@@ -29,8 +29,9 @@ internal sealed class GzipCompressor : ICompressor
 
     public bool SupportsIndependentBlocks => true;
 
-    // zlib's deflateBound plus the 18-byte gzip header and trailer, with room to spare.
-    public int GetMaxCompressedLength(int length) => checked(length + (length >> 12) + (length >> 14) + (length >> 25) + 13 + 18 + 64);
+    // zlib-ng's level-1 "quick" strategy uses static Huffman codes, which can grow incompressible input by up to 1/8
+    // (9-bit literals), beyond zlib's classic deflateBound; a quarter plus the header and trailer covers every level.
+    public int GetMaxCompressedLength(int length) => checked(length + (length >> 2) + 1024);
 
     public int CompressBlock(ReadOnlySpan<byte> source, Memory<byte> destination)
     {
