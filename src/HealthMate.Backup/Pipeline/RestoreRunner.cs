@@ -183,9 +183,9 @@ internal sealed class RestoreRunner(BackupEnvironment environment) : IRestoreRun
         }
         catch (Exception ex)
         {
-            // Boundary: the target's error is reported as the Target stage's.
-            error = ex;
-            throw StageFailure.Tag(PipelineStage.Target, ex);
+            // Boundary: the target's error is reported as the Target stage's, also to the writer that sees the pipe close.
+            error = StageFailure.Tag(PipelineStage.Target, ex);
+            throw error;
         }
         finally
         {
