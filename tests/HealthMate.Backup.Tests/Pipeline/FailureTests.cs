@@ -63,7 +63,7 @@ public sealed class FailureTests : IDisposable
     {
         using var host = new TestHost(services: s =>
         {
-            s.AddKeyedSingleton<IStorageProvider>("failing", (sp, _) => new FailingStorage(new Storage.Local.LocalDiskStorageProvider(new() { Path = _host.Root + "-failing", FlushToDisk = false }), failAfterBytes: 1_000_000));
+            s.AddKeyedSingleton<IStorageProvider>("failing", (sp, _) => new FailingStorage(new HealthMate.Backup.Storage.Local.LocalDiskStorageProvider(new() { Path = _host.Root + "-failing", FlushToDisk = false }), failAfterBytes: 1_000_000));
             s.PostConfigure<BackupDROptions>(o => o.Storage.Provider = "failing");
         });
         var error = await Assert.ThrowsAsync<BackupStageException>(() => host.BackupBytesAsync(Payloads.Create(5_000_000, 5, 0)));
