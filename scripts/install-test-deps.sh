@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Installs what the test suite needs from Debian's packages: the stock tools the interop tests run
+# (zstd, gzip, tar, sha256sum). Later capabilities add PostgreSQL 15 and Ceph RGW here.
+# Idempotent: installs only what is missing; runs apt-get update at most once.
+set -euo pipefail
+
+need=()
+command -v zstd >/dev/null 2>&1 || need+=(zstd)
+command -v gzip >/dev/null 2>&1 || need+=(gzip)
+command -v tar >/dev/null 2>&1 || need+=(tar)
+command -v sha256sum >/dev/null 2>&1 || need+=(coreutils)
+
+if [ ${#need[@]} -eq 0 ]; then
+  echo "install-test-deps: everything present"
+  exit 0
+fi
+
+if [ "$(id -u)" -ne 0 ]; then
+  if command -v sudo >/dev/null 2>&1; then SUDO=sudo; else
+    echo "install-test-deps: need root (or sudo) to install: ${need[*]}" >&2
+    exit 1
+  fi
+else
+  SUDO=
+fi
+
+echo "install-test-deps: installing ${need[*]}"
+$SUDO apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}"
