@@ -3,6 +3,11 @@
 using BenchmarkDotNet.Running;
 using HealthMate.Backup.Benchmarks;
 
+if (args.Length > 0 && args[0] == "alloc")
+{
+    return AllocationProbe.Run();
+}
+
 if (args.Length > 0 && args[0] == "e2e")
 {
     return await EndToEnd.RunAsync(args[1..]);

@@ -3,9 +3,9 @@ namespace HealthMate.Backup.Compression;
 /// <summary>Creates compressors by algorithm (for writing) and by manifest name (for reading).</summary>
 internal static class CompressorFactory
 {
-    internal static ICompressor Create(CompressionAlgorithm algorithm, int? level) => algorithm switch
+    internal static ICompressor Create(CompressionAlgorithm algorithm, int? level, bool zstdFrameChecksums = false) => algorithm switch
     {
-        CompressionAlgorithm.Zstd => new ZstdCompressor(level ?? ZstdCompressor.DefaultLevel),
+        CompressionAlgorithm.Zstd => new ZstdCompressor(level ?? ZstdCompressor.DefaultLevel, zstdFrameChecksums),
         CompressionAlgorithm.Gzip => new GzipCompressor(level ?? GzipCompressor.DefaultLevel),
         CompressionAlgorithm.Brotli => new BrotliCompressor(level ?? BrotliCompressor.DefaultLevel),
         CompressionAlgorithm.None => NoCompressor.Instance,

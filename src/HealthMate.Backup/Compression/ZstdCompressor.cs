@@ -4,7 +4,7 @@ using ZstdSharp.Unsafe;
 
 namespace HealthMate.Backup.Compression;
 
-/// <summary>Zstandard through ZstdSharp. Each block is a complete frame with its content size and an XXH64 checksum.</summary>
+/// <summary>Zstandard through ZstdSharp. Each block is a complete frame with its content size, and an XXH64 checksum if asked.</summary>
 internal sealed class ZstdCompressor : ICompressor
 {
     internal const int DefaultLevel = 1;
@@ -12,8 +12,11 @@ internal sealed class ZstdCompressor : ICompressor
     private readonly ConcurrentBag<Compressor> _compressors = [];
     private readonly ConcurrentBag<Decompressor> _decompressors = [];
 
-    internal ZstdCompressor(int level)
+    private readonly bool _frameChecksums;
+
+    internal ZstdCompressor(int level, bool frameChecksums = false)
     {
+        _frameChecksums = frameChecksums;
         if (level < Compressor.MinCompressionLevel || level > Compressor.MaxCompressionLevel || level == 0)
         {
             throw new ArgumentOutOfRangeException(nameof(level), level, $"A zstd level is from {Compressor.MinCompressionLevel} to {Compressor.MaxCompressionLevel}, not 0.");
@@ -35,7 +38,7 @@ internal sealed class ZstdCompressor : ICompressor
         if (!_compressors.TryTake(out var compressor))
         {
             compressor = new Compressor(Level);
-            compressor.SetParameter(ZSTD_cParameter.ZSTD_c_checksumFlag, 1);
+            compressor.SetParameter(ZSTD_cParameter.ZSTD_c_checksumFlag, _frameChecksums ? 1 : 0);
         }
 
         try
@@ -73,7 +76,7 @@ internal sealed class ZstdCompressor : ICompressor
     public Stream CreateCompressionStream(Stream destination)
     {
         var stream = new CompressionStream(destination, Level, leaveOpen: true);
-        stream.SetParameter(ZSTD_cParameter.ZSTD_c_checksumFlag, 1);
+        stream.SetParameter(ZSTD_cParameter.ZSTD_c_checksumFlag, _frameChecksums ? 1 : 0);
         return stream;
     }
 

@@ -37,7 +37,7 @@ internal sealed class BackupRunner(BackupEnvironment environment) : IBackupRunne
         activity?.SetTag("backup.kind", source.Kind);
         Log.BackupStarted(_logger, backupId, source.Kind, source.Name, request.Type);
 
-        var compressor = CompressorFactory.Create(options.Compression.EffectiveAlgorithm, options.Compression.Level);
+        var compressor = CompressorFactory.Create(options.Compression.EffectiveAlgorithm, options.Compression.Level, options.Compression.ZstdFrameChecksums);
         using var session = options.Encryption.Enabled ? environment.CreateEncryptor().BeginEncryption() : null;
         var context = new BackupContext(backupId, request.Type, request.ParentId);
         var dataKey = environment.Layout.DataKey(source.Kind, backupId);
@@ -176,9 +176,10 @@ internal sealed class BackupRunner(BackupEnvironment environment) : IBackupRunne
             using var plaintextHash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
             using var storedHash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
             var options = environment.Options;
-            var blocks = BackupStages.ReadBlocksAsync(reader, options.Compression.BlockSize, plaintextHash, reporter, cancellationToken);
-            var compressed = BackupStages.CompressAsync(blocks, compressor, environment.Parallelism, cancellationToken);
-            var stored = session is null ? compressed : BackupStages.EncryptAsync(compressed, session, environment.Parallelism, cancellationToken);
+            var pool = new ChunkPool();
+            var blocks = BackupStages.ReadBlocksAsync(reader, options.Compression.BlockSize, plaintextHash, reporter, pool, cancellationToken);
+            var compressed = BackupStages.CompressAsync(blocks, compressor, environment.Parallelism, pool, cancellationToken);
+            var stored = session is null ? compressed : BackupStages.EncryptAsync(compressed, session, environment.Parallelism, pool, cancellationToken);
             if (session is not null)
             {
                 await WriteAsync(writer, session.Header, storedHash, reporter, cancellationToken).ConfigureAwait(false);

@@ -16,9 +16,10 @@ internal static class BackupStages
         int blockSize,
         IncrementalHash plaintextHash,
         ProgressReporter progress,
+        ChunkPool pool,
         [EnumeratorCancellation] CancellationToken cancellationToken)
     {
-        var block = Chunk.Rent(blockSize);
+        var block = pool.Rent(blockSize);
         var filled = 0;
         try
         {
@@ -46,7 +47,7 @@ internal static class BackupStages
                     if (filled == blockSize)
                     {
                         var full = block.WithLength(filled);
-                        block = Chunk.Rent(blockSize);
+                        block = pool.Rent(blockSize);
                         filled = 0;
                         yield return full;
                     }
@@ -68,7 +69,7 @@ internal static class BackupStages
         }
         finally
         {
-            if (block.Buffer is not null)
+            if (!block.IsEmpty)
             {
                 block.Return();
             }
@@ -76,7 +77,7 @@ internal static class BackupStages
     }
 
     /// <summary>Compresses blocks: in parallel into concatenated frames when the format allows it, else as one stream.</summary>
-    internal static IAsyncEnumerable<Chunk> CompressAsync(IAsyncEnumerable<Chunk> blocks, ICompressor compressor, int parallelism, CancellationToken cancellationToken)
+    internal static IAsyncEnumerable<Chunk> CompressAsync(IAsyncEnumerable<Chunk> blocks, ICompressor compressor, int parallelism, ChunkPool pool, CancellationToken cancellationToken)
     {
         if (compressor is NoCompressor)
         {
@@ -85,7 +86,7 @@ internal static class BackupStages
 
         if (!compressor.SupportsIndependentBlocks)
         {
-            return CompressSequentiallyAsync(blocks, compressor, cancellationToken);
+            return CompressSequentiallyAsync(blocks, compressor, pool, cancellationToken);
         }
 
         return OrderedParallel.SelectAsync(
@@ -95,7 +96,7 @@ internal static class BackupStages
                 try
                 {
                     var bound = compressor.GetMaxCompressedLength(block.Length);
-                    var output = Chunk.Rent(bound);
+                    var output = pool.Rent(bound);
                     try
                     {
                         return output.WithLength(compressor.CompressBlock(block.Span, output.Buffer.AsMemory(0, bound)));
@@ -118,9 +119,9 @@ internal static class BackupStages
     }
 
     /// <summary>Regroups a byte sequence into fixed-size segments; the last (possibly short or empty) is flagged.</summary>
-    internal static async IAsyncEnumerable<Segment> SegmentAsync(IAsyncEnumerable<Chunk> input, int segmentSize, [EnumeratorCancellation] CancellationToken cancellationToken)
+    internal static async IAsyncEnumerable<Segment> SegmentAsync(IAsyncEnumerable<Chunk> input, int segmentSize, ChunkPool pool, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
-        var current = Chunk.Rent(segmentSize);
+        var current = pool.Rent(segmentSize);
         var filled = 0;
         long index = 0;
         await foreach (var chunk in input.WithCancellation(cancellationToken).ConfigureAwait(false))
@@ -132,7 +133,7 @@ internal static class BackupStages
                 if (filled == segmentSize)
                 {
                     var full = new Segment(current.WithLength(filled), index++, IsLast: false);
-                    current = Chunk.Rent(segmentSize);
+                    current = pool.Rent(segmentSize);
                     filled = 0;
                     yield return full;
                 }
@@ -150,15 +151,15 @@ internal static class BackupStages
     }
 
     /// <summary>Encrypts segments in parallel, in order.</summary>
-    internal static IAsyncEnumerable<Chunk> EncryptAsync(IAsyncEnumerable<Chunk> input, IEncryptionSession session, int parallelism, CancellationToken cancellationToken) =>
+    internal static IAsyncEnumerable<Chunk> EncryptAsync(IAsyncEnumerable<Chunk> input, IEncryptionSession session, int parallelism, ChunkPool pool, CancellationToken cancellationToken) =>
         OrderedParallel.SelectAsync(
-            SegmentAsync(input, session.PlaintextSegmentSize, cancellationToken),
+            SegmentAsync(input, session.PlaintextSegmentSize, pool, cancellationToken),
             segment =>
             {
                 try
                 {
                     var length = segment.Plain.Length + session.SegmentOverhead;
-                    var output = Chunk.Rent(length);
+                    var output = pool.Rent(length);
                     session.EncryptSegment(segment.Index, segment.IsLast, segment.Plain.Span, output.Buffer.AsSpan(0, length));
                     return output.WithLength(length);
                 }
@@ -172,9 +173,9 @@ internal static class BackupStages
             static chunk => chunk.Return(),
             cancellationToken);
 
-    private static async IAsyncEnumerable<Chunk> CompressSequentiallyAsync(IAsyncEnumerable<Chunk> blocks, ICompressor compressor, [EnumeratorCancellation] CancellationToken cancellationToken)
+    private static async IAsyncEnumerable<Chunk> CompressSequentiallyAsync(IAsyncEnumerable<Chunk> blocks, ICompressor compressor, ChunkPool pool, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
-        using var collector = new ChunkCollectorStream(CompressionOptions.DefaultBlockSize);
+        using var collector = new ChunkCollectorStream(pool, CompressionOptions.DefaultBlockSize);
         var compressing = compressor.CreateCompressionStream(collector);
         try
         {

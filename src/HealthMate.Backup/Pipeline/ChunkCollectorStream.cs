@@ -1,10 +1,10 @@
 namespace HealthMate.Backup.Pipeline;
 
 /// <summary>A write-only stream that gathers what a compressing stream writes into pooled chunks of a fixed size.</summary>
-internal sealed class ChunkCollectorStream(int chunkSize) : Stream
+internal sealed class ChunkCollectorStream(ChunkPool pool, int chunkSize) : Stream
 {
     private readonly Queue<Chunk> _ready = new();
-    private Chunk _current = Chunk.Rent(chunkSize);
+    private Chunk _current = pool.Rent(chunkSize);
     private int _filled;
 
     public override bool CanRead => false;
@@ -49,7 +49,7 @@ internal sealed class ChunkCollectorStream(int chunkSize) : Stream
         }
 
         _ready.Enqueue(_current.WithLength(_filled));
-        _current = Chunk.Rent(chunkSize);
+        _current = pool.Rent(chunkSize);
         _filled = 0;
     }
 

@@ -8,8 +8,14 @@ internal sealed class ChunkSequenceStream(IAsyncEnumerable<Chunk> chunks, Cancel
     private int _offset;
     private bool _ended;
 
-    /// <summary>Gets a value indicating whether the upstream sequence failed (so a decoder error is not the decoder's fault).</summary>
-    internal bool SourceFailed { get; private set; }
+    /// <summary>Gets a value indicating whether the upstream sequence failed (so a reader's error is not the reader's fault).</summary>
+    internal bool SourceFailed => SourceError is not null;
+
+    /// <summary>Gets the error the upstream sequence failed with, if it did.</summary>
+    internal Exception? SourceError { get; private set; }
+
+    /// <summary>Gets a value indicating whether the reader reached the end of the sequence.</summary>
+    internal bool Ended => _ended;
 
     public override bool CanRead => true;
 
@@ -27,7 +33,7 @@ internal sealed class ChunkSequenceStream(IAsyncEnumerable<Chunk> chunks, Cancel
 
     public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken token = default)
     {
-        while (_current.Buffer is null || _offset == _current.Length)
+        while (_current.IsEmpty || _offset == _current.Length)
         {
             if (_ended)
             {
@@ -40,9 +46,9 @@ internal sealed class ChunkSequenceStream(IAsyncEnumerable<Chunk> chunks, Cancel
             {
                 moved = await _enumerator.MoveNextAsync().ConfigureAwait(false);
             }
-            catch
+            catch (Exception ex)
             {
-                SourceFailed = true;
+                SourceError = ex;
                 throw;
             }
 
@@ -87,7 +93,7 @@ internal sealed class ChunkSequenceStream(IAsyncEnumerable<Chunk> chunks, Cancel
 
     private void ReleaseCurrent()
     {
-        if (_current.Buffer is not null)
+        if (!_current.IsEmpty)
         {
             _current.Return();
             _current = default;

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.IO.Pipelines;
+using System.Runtime.CompilerServices;
 using System.Security.Cryptography;
 using HealthMate.Backup.Catalog;
 using HealthMate.Backup.Compression;
@@ -14,7 +15,6 @@ namespace HealthMate.Backup.Pipeline;
 internal sealed class RestoreRunner(BackupEnvironment environment) : IRestoreRunner
 {
     private const int ReadBufferSize = 1024 * 1024;
-    private const int TargetPipeThreshold = 4 * 1024 * 1024;
     private readonly ILogger _logger = environment.LoggerFactory.CreateLogger<RestoreRunner>();
 
     public async ValueTask<RestoreResult> RestoreAsync(string backupId, IRestoreTarget target, IProgress<PipelineProgress>? progress = null, CancellationToken cancellationToken = default)
@@ -86,37 +86,33 @@ internal sealed class RestoreRunner(BackupEnvironment environment) : IRestoreRun
         using var check = new StoredObjectCheck(manifest.BackupId, manifest.Data.StoredSize, manifest.Data.StoredSha256);
         using var holder = new RestoreStages.DecryptionHolder();
         var parallelism = environment.Parallelism;
+        var pool = new ChunkPool();
         var compressedStream = encrypted
-            ? RestoreStages.DecryptAsync(RestoreStages.ReadSegmentsAsync(reader, environment.CreateEncryptor(), holder, check, reporter, token), holder, parallelism, token)
-            : RestoreStages.ReadChunksAsync(reader, ReadBufferSize, check, reporter, token);
-        var plaintext = RestoreStages.DecompressAsync(compressedStream, compressor, manifest.Pipeline.CompressionBlockSize, parallelism, token);
+            ? RestoreStages.DecryptAsync(RestoreStages.ReadSegmentsAsync(reader, environment.CreateEncryptor(), holder, check, reporter, pool, token), holder, parallelism, pool, token)
+            : RestoreStages.ReadChunksAsync(reader, ReadBufferSize, check, reporter, pool, token);
+        var maxInputChunk = encrypted ? manifest.Pipeline.SegmentSize ?? StreamingAeadConstants.MaxSegmentSize : ReadBufferSize;
+        var plaintext = RestoreStages.DecompressAsync(compressedStream, compressor, manifest.Pipeline.CompressionBlockSize, maxInputChunk, parallelism, pool, token);
 
-        var output = new Pipe(new PipeOptions(pauseWriterThreshold: TargetPipeThreshold, resumeWriterThreshold: TargetPipeThreshold / 2, useSynchronizationContext: false));
         var context = new RestoreContext(manifest.BackupId, manifest.Kind, manifest.Data.PlaintextSize, manifest.Properties);
-        var targetTask = RunTargetAsync(target, output.Reader, context, token);
+        var content = new ChunkSequenceStream(VerifyPlaintextAsync(plaintext, manifest, reporter, token), token);
         try
         {
-            var written = await DeliverAsync(plaintext, output.Writer, targetTask, manifest, reporter, token).ConfigureAwait(false);
-            await output.Writer.CompleteAsync().ConfigureAwait(false);
-            await targetTask.ConfigureAwait(false);
-            return written;
+            await using (content.ConfigureAwait(false))
+            {
+                await RunTargetAsync(target, content, context, token).ConfigureAwait(false);
+                if (!content.Ended)
+                {
+                    throw new StageFailure(PipelineStage.Target, new InvalidOperationException("The restore target stopped reading before the end of the data."));
+                }
+            }
+
+            return reporter.BytesWritten;
         }
         catch (Exception ex)
         {
-            // Boundary: the target must see the failure as an exception from its stream, never as a clean end.
-            var error = PipelineErrors.Map(ex, "restore", PipelineStage.Read);
-            await output.Writer.CompleteAsync(error).ConfigureAwait(false);
+            // Boundary: whichever stage failed first is reported, once, mapped to its public error.
             await cancellation.CancelAsync().ConfigureAwait(false);
-            try
-            {
-                await targetTask.ConfigureAwait(false);
-            }
-            catch (Exception)
-            {
-                // Boundary: the target failing on the error we handed it is expected.
-            }
-
-            throw PipelineErrors.Throw(error);
+            throw PipelineErrors.Throw(PipelineErrors.Map(ex, "restore", PipelineStage.Read));
         }
         finally
         {
@@ -124,35 +120,24 @@ internal sealed class RestoreRunner(BackupEnvironment environment) : IRestoreRun
         }
     }
 
-    private static async Task<long> DeliverAsync(IAsyncEnumerable<Chunk> plaintext, PipeWriter writer, Task targetTask, BackupManifest manifest, ProgressReporter reporter, CancellationToken cancellationToken)
+    /// <summary>Hashes and counts the plaintext; the sequence ends only after size and SHA-256 match the manifest,
+    /// so a target never sees a clean end of unverified data.</summary>
+    private static async IAsyncEnumerable<Chunk> VerifyPlaintextAsync(IAsyncEnumerable<Chunk> plaintext, BackupManifest manifest, ProgressReporter reporter, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
         using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
         long written = 0;
         await foreach (var chunk in plaintext.WithCancellation(cancellationToken).ConfigureAwait(false))
         {
-            FlushResult flush;
-            try
-            {
-                hash.AppendData(chunk.Span);
-                written += chunk.Length;
-                if (written > manifest.Data.PlaintextSize)
-                {
-                    throw new ChecksumMismatchException($"the restored size of backup {manifest.BackupId}", $"{manifest.Data.PlaintextSize} bytes", $"more than {manifest.Data.PlaintextSize} bytes");
-                }
-
-                flush = await writer.WriteAsync(chunk.Memory, cancellationToken).ConfigureAwait(false);
-            }
-            finally
+            hash.AppendData(chunk.Span);
+            written += chunk.Length;
+            if (written > manifest.Data.PlaintextSize)
             {
                 chunk.Return();
+                throw new ChecksumMismatchException($"the restored size of backup {manifest.BackupId}", $"{manifest.Data.PlaintextSize} bytes", $"more than {manifest.Data.PlaintextSize} bytes");
             }
 
             reporter.AddWritten(PipelineStage.Target, chunk.Length);
-            if (flush.IsCompleted)
-            {
-                await targetTask.ConfigureAwait(false);
-                throw new StageFailure(PipelineStage.Target, new InvalidOperationException("The restore target stopped reading before the end of the data."));
-            }
+            yield return chunk;
         }
 
         if (written != manifest.Data.PlaintextSize)
@@ -165,31 +150,23 @@ internal sealed class RestoreRunner(BackupEnvironment environment) : IRestoreRun
         {
             throw new ChecksumMismatchException($"the restored bytes of backup {manifest.BackupId}", manifest.Data.PlaintextSha256, actual);
         }
-
-        return written;
     }
 
-    private static async Task RunTargetAsync(IRestoreTarget target, PipeReader reader, RestoreContext context, CancellationToken cancellationToken)
+    private static async Task RunTargetAsync(IRestoreTarget target, ChunkSequenceStream content, RestoreContext context, CancellationToken cancellationToken)
     {
-        await Task.Yield();
-        Exception? error = null;
         try
         {
-            var stream = reader.AsStream(leaveOpen: true);
-            await using (stream.ConfigureAwait(false))
-            {
-                await target.RestoreFromAsync(stream, context, cancellationToken).ConfigureAwait(false);
-            }
+            await target.RestoreFromAsync(content, context, cancellationToken).ConfigureAwait(false);
         }
-        catch (Exception ex)
+        catch (Exception ex) when (content.SourceError is null)
         {
-            // Boundary: the target's error is reported as the Target stage's, also to the writer that sees the pipe close.
-            error = StageFailure.Tag(PipelineStage.Target, ex);
-            throw error;
+            // Boundary: an error of the target's own (not one the pipeline raised through its stream) names the Target stage.
+            throw StageFailure.Tag(PipelineStage.Target, ex);
         }
-        finally
+        catch (Exception) when (content.SourceError is { } pipelineError)
         {
-            await reader.CompleteAsync(error).ConfigureAwait(false);
+            // The target failed because the pipeline did: report the pipeline's error, not the target's reaction to it.
+            throw PipelineErrors.Throw(pipelineError);
         }
     }
 }

@@ -20,6 +20,7 @@ internal static class RestoreStages
         DecryptionHolder holder,
         StoredObjectCheck check,
         ProgressReporter progress,
+        ChunkPool pool,
         [EnumeratorCancellation] CancellationToken cancellationToken)
     {
         var segmentLength = -1;
@@ -51,7 +52,7 @@ internal static class RestoreStages
             // Emit every segment that is known not to be the last: one followed by at least one more byte.
             while (buffer.Length > segmentLength)
             {
-                yield return new BackupStages.Segment(TakeChunk(ref buffer, segmentLength, check, progress), index++, IsLast: false);
+                yield return new BackupStages.Segment(TakeChunk(ref buffer, segmentLength, check, progress, pool), index++, IsLast: false);
             }
 
             if (result.IsCompleted)
@@ -62,7 +63,7 @@ internal static class RestoreStages
                     throw new InvalidOperationException("No final segment.");
                 }
 
-                var last = TakeChunk(ref buffer, (int)buffer.Length, check, progress);
+                var last = TakeChunk(ref buffer, (int)buffer.Length, check, progress, pool);
                 try
                 {
                     check.Complete();
@@ -88,6 +89,7 @@ internal static class RestoreStages
         int chunkSize,
         StoredObjectCheck check,
         ProgressReporter progress,
+        ChunkPool pool,
         [EnumeratorCancellation] CancellationToken cancellationToken)
     {
         Chunk? pending = null;
@@ -97,7 +99,7 @@ internal static class RestoreStages
             var buffer = result.Buffer;
             while (buffer.Length >= chunkSize || (result.IsCompleted && !buffer.IsEmpty))
             {
-                var next = TakeChunk(ref buffer, (int)Math.Min(chunkSize, buffer.Length), check, progress);
+                var next = TakeChunk(ref buffer, (int)Math.Min(chunkSize, buffer.Length), check, progress, pool);
                 if (pending is { } ready)
                 {
                     yield return ready;
@@ -121,7 +123,7 @@ internal static class RestoreStages
     }
 
     /// <summary>Decrypts segments in parallel, in order.</summary>
-    internal static IAsyncEnumerable<Chunk> DecryptAsync(IAsyncEnumerable<BackupStages.Segment> segments, DecryptionHolder holder, int parallelism, CancellationToken cancellationToken) =>
+    internal static IAsyncEnumerable<Chunk> DecryptAsync(IAsyncEnumerable<BackupStages.Segment> segments, DecryptionHolder holder, int parallelism, ChunkPool pool, CancellationToken cancellationToken) =>
         OrderedParallel.SelectAsync(
             segments,
             segment =>
@@ -130,7 +132,7 @@ internal static class RestoreStages
                 {
                     var session = holder.Session!;
                     var length = segment.Plain.Length - session.SegmentOverhead;
-                    var output = Chunk.Rent(Math.Max(length, 0));
+                    var output = pool.Rent(Math.Max(length, 0));
                     try
                     {
                         session.DecryptSegment(segment.Index, segment.IsLast, segment.Plain.Span, output.Buffer.AsSpan(0, Math.Max(length, 0)));
@@ -153,7 +155,7 @@ internal static class RestoreStages
             cancellationToken);
 
     /// <summary>Decompresses: zstd frames on all cores, other formats as one stream.</summary>
-    internal static IAsyncEnumerable<Chunk> DecompressAsync(IAsyncEnumerable<Chunk> input, ICompressor compressor, int maxFrameContent, int parallelism, CancellationToken cancellationToken)
+    internal static IAsyncEnumerable<Chunk> DecompressAsync(IAsyncEnumerable<Chunk> input, ICompressor compressor, int maxFrameContent, int maxInputChunk, int parallelism, ChunkPool pool, CancellationToken cancellationToken)
     {
         if (compressor is NoCompressor)
         {
@@ -163,12 +165,12 @@ internal static class RestoreStages
         if (compressor is ZstdCompressor zstd)
         {
             return OrderedParallel.SelectAsync(
-                SplitZstdFramesAsync(input, maxFrameContent, zstd.GetMaxCompressedLength(maxFrameContent), cancellationToken),
+                SplitZstdFramesAsync(input, maxFrameContent, zstd.GetMaxCompressedLength(maxFrameContent), maxInputChunk, pool, cancellationToken),
                 frame =>
                 {
                     try
                     {
-                        var output = Chunk.Rent((int)frame.ContentSize);
+                        var output = pool.Rent((int)frame.ContentSize);
                         try
                         {
                             var written = zstd.DecompressFrame(frame.Data.Span, output.Buffer.AsSpan(0, (int)frame.ContentSize));
@@ -196,64 +198,57 @@ internal static class RestoreStages
                 cancellationToken);
         }
 
-        return DecompressSequentiallyAsync(input, compressor, cancellationToken);
+        return DecompressSequentiallyAsync(input, compressor, pool, cancellationToken);
     }
 
-    private static async IAsyncEnumerable<ZstdFrame> SplitZstdFramesAsync(IAsyncEnumerable<Chunk> input, int maxContent, int maxFrameLength, [EnumeratorCancellation] CancellationToken cancellationToken)
+    private static async IAsyncEnumerable<ZstdFrame> SplitZstdFramesAsync(IAsyncEnumerable<Chunk> input, int maxContent, int maxFrameLength, int maxInputChunk, ChunkPool pool, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
-        var buffer = ArrayPool<byte>.Shared.Rent(maxFrameLength + StreamingAeadConstants.MaxSegmentSize);
+        var buffer = GC.AllocateUninitializedArray<byte>(maxFrameLength + maxInputChunk);
         var start = 0;
         var end = 0;
-        try
+        await foreach (var chunk in input.WithCancellation(cancellationToken).ConfigureAwait(false))
         {
-            await foreach (var chunk in input.WithCancellation(cancellationToken).ConfigureAwait(false))
+            try
             {
-                try
+                if (end + chunk.Length > buffer.Length)
                 {
+                    Buffer.BlockCopy(buffer, start, buffer, 0, end - start);
+                    end -= start;
+                    start = 0;
                     if (end + chunk.Length > buffer.Length)
                     {
-                        Buffer.BlockCopy(buffer, start, buffer, 0, end - start);
-                        end -= start;
-                        start = 0;
-                        if (end + chunk.Length > buffer.Length)
-                        {
-                            throw new StageFailure(PipelineStage.Decompress, new BackupFormatException($"A zstd frame is longer than {maxFrameLength} bytes, the most a {maxContent}-byte block compresses to."));
-                        }
+                        throw new StageFailure(PipelineStage.Decompress, new BackupFormatException($"A zstd frame is longer than {maxFrameLength} bytes, the most a {maxContent}-byte block compresses to."));
                     }
-
-                    Buffer.BlockCopy(chunk.Buffer, 0, buffer, end, chunk.Length);
-                    end += chunk.Length;
-                }
-                finally
-                {
-                    chunk.Return();
                 }
 
-                while (TryCutFrame(buffer, ref start, end, maxContent, out var frame))
-                {
-                    if (frame.ContentSize > 0)
-                    {
-                        yield return frame;
-                    }
-                    else
-                    {
-                        frame.Data.Return();
-                    }
-                }
+                Buffer.BlockCopy(chunk.Buffer, 0, buffer, end, chunk.Length);
+                end += chunk.Length;
+            }
+            finally
+            {
+                chunk.Return();
             }
 
-            if (end != start)
+            while (TryCutFrame(buffer, ref start, end, maxContent, maxFrameLength, pool, out var frame))
             {
-                throw new StageFailure(PipelineStage.Decompress, new BackupFormatException($"The compressed data ends with {end - start} bytes that are not a complete zstd frame."));
+                if (frame.ContentSize > 0)
+                {
+                    yield return frame;
+                }
+                else
+                {
+                    frame.Data.Return();
+                }
             }
         }
-        finally
+
+        if (end != start)
         {
-            ArrayPool<byte>.Shared.Return(buffer);
+            throw new StageFailure(PipelineStage.Decompress, new BackupFormatException($"The compressed data ends with {end - start} bytes that are not a complete zstd frame."));
         }
     }
 
-    private static bool TryCutFrame(byte[] buffer, ref int start, int end, int maxContent, out ZstdFrame frame)
+    private static bool TryCutFrame(byte[] buffer, ref int start, int end, int maxContent, int maxFrameLength, ChunkPool pool, out ZstdFrame frame)
     {
         frame = default;
         int length;
@@ -275,14 +270,15 @@ internal static class RestoreStages
             throw new StageFailure(PipelineStage.Decompress, ex);
         }
 
-        var data = Chunk.Rent(length);
+        // Frames vary in length; renting the largest frame size keeps them in one size class of the pool.
+        var data = pool.Rent(Math.Max(length, maxFrameLength));
         Buffer.BlockCopy(buffer, start, data.Buffer, 0, length);
         start += length;
         frame = new ZstdFrame(data.WithLength(length), contentSize);
         return true;
     }
 
-    private static async IAsyncEnumerable<Chunk> DecompressSequentiallyAsync(IAsyncEnumerable<Chunk> input, ICompressor compressor, [EnumeratorCancellation] CancellationToken cancellationToken)
+    private static async IAsyncEnumerable<Chunk> DecompressSequentiallyAsync(IAsyncEnumerable<Chunk> input, ICompressor compressor, ChunkPool pool, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
         var compressed = new ChunkSequenceStream(input, cancellationToken);
         await using var compressedScope = compressed.ConfigureAwait(false);
@@ -290,7 +286,7 @@ internal static class RestoreStages
         await using var decompressingScope = decompressing.ConfigureAwait(false);
         while (true)
         {
-            var chunk = Chunk.Rent(CompressionOptions.DefaultBlockSize);
+            var chunk = pool.Rent(CompressionOptions.DefaultBlockSize);
             int read;
             try
             {
@@ -334,12 +330,12 @@ internal static class RestoreStages
         return total;
     }
 
-    private static Chunk TakeChunk(ref ReadOnlySequence<byte> buffer, int length, StoredObjectCheck check, ProgressReporter progress)
+    private static Chunk TakeChunk(ref ReadOnlySequence<byte> buffer, int length, StoredObjectCheck check, ProgressReporter progress, ChunkPool pool)
     {
         var slice = buffer.Slice(0, length);
         check.Append(slice);
         progress.AddRead(length);
-        var chunk = Chunk.Rent(length);
+        var chunk = pool.Rent(length);
         slice.CopyTo(chunk.Buffer);
         buffer = buffer.Slice(length);
         return chunk.WithLength(length);

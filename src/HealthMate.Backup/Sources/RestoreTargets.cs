@@ -34,7 +34,7 @@ public static class RestoreTargets
                 var file = new FileStream(temporary, FileMode.CreateNew, FileAccess.Write, FileShare.None, bufferSize: 0);
                 await using (file.ConfigureAwait(false))
                 {
-                    await source.CopyToAsync(file, 1024 * 1024, cancellationToken).ConfigureAwait(false);
+                    await CopyWithWritebackAsync(source, file, cancellationToken).ConfigureAwait(false);
                     file.Flush(flushToDisk: true);
                 }
 
@@ -45,6 +45,25 @@ public static class RestoreTargets
                 File.Delete(temporary);
             }
         });
+    }
+
+    /// <summary>Copies while starting disk writeback every 8 MiB, so the final fsync does not stall on the whole file.</summary>
+    private static async Task CopyWithWritebackAsync(Stream source, FileStream file, CancellationToken cancellationToken)
+    {
+        const long interval = 8 * 1024 * 1024;
+        var buffer = new byte[1024 * 1024];
+        long written = 0, flushed = 0;
+        int read;
+        while ((read = await source.ReadAsync(buffer, cancellationToken).ConfigureAwait(false)) > 0)
+        {
+            await file.WriteAsync(buffer.AsMemory(0, read), cancellationToken).ConfigureAwait(false);
+            written += read;
+            if (written - flushed >= interval)
+            {
+                Storage.Local.NativeMethods.StartWriteback(file.SafeFileHandle, flushed, written - flushed);
+                flushed = written;
+            }
+        }
     }
 
     private sealed class DelegateRestoreTarget(Func<Stream, RestoreContext, CancellationToken, ValueTask> restore) : IRestoreTarget

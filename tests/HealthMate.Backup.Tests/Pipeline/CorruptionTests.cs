@@ -42,8 +42,8 @@ public sealed class CorruptionTests : IDisposable
         File.WriteAllBytes(path, damaged);
         try
         {
-            var verify = host.Verifier.VerifyAsync(backup.BackupId, VerificationLevel.Checksum).GetAwaiter().GetResult();
-            var restore = Record.Exception(() => host.RestoreBytesAsync(backup.BackupId).GetAwaiter().GetResult());
+            var verify = Sync.Run(() => host.Verifier.VerifyAsync(backup.BackupId, VerificationLevel.Checksum).AsTask());
+            var restore = Sync.Run(() => Record.ExceptionAsync(() => host.RestoreBytesAsync(backup.BackupId)));
             return !verify.IsValid && restore is BackupIntegrityException;
         }
         finally
@@ -59,8 +59,8 @@ public sealed class CorruptionTests : IDisposable
         var length = cut.Get % original.Length;
         return WithObject(host, backup, original[..length], () =>
         {
-            var verify = host.Verifier.VerifyAsync(backup.BackupId, VerificationLevel.Full).GetAwaiter().GetResult();
-            var restore = Record.Exception(() => host.RestoreBytesAsync(backup.BackupId).GetAwaiter().GetResult());
+            var verify = Sync.Run(() => host.Verifier.VerifyAsync(backup.BackupId, VerificationLevel.Full).AsTask());
+            var restore = Sync.Run(() => Record.ExceptionAsync(() => host.RestoreBytesAsync(backup.BackupId)));
             return verify.Failure is BackupTruncatedException && restore is BackupTruncatedException;
         });
     }
@@ -133,9 +133,9 @@ public sealed class CorruptionTests : IDisposable
 
     private static bool IsCaught(TestHost host, string backupId)
     {
-        var checksum = host.Verifier.VerifyAsync(backupId, VerificationLevel.Checksum).GetAwaiter().GetResult();
-        var full = host.Verifier.VerifyAsync(backupId, VerificationLevel.Full).GetAwaiter().GetResult();
-        var restore = Record.Exception(() => host.RestoreBytesAsync(backupId).GetAwaiter().GetResult());
+        var checksum = Sync.Run(() => host.Verifier.VerifyAsync(backupId, VerificationLevel.Checksum).AsTask());
+        var full = Sync.Run(() => host.Verifier.VerifyAsync(backupId, VerificationLevel.Full).AsTask());
+        var restore = Sync.Run(() => Record.ExceptionAsync(() => host.RestoreBytesAsync(backupId)));
         return !checksum.IsValid && !full.IsValid && restore is BackupIntegrityException;
     }
 
@@ -186,7 +186,7 @@ public sealed class CorruptionTests : IDisposable
         if (!_fixtures.TryGetValue((algorithm, encrypted), out var fixture))
         {
             var host = new TestHost(o => TestHost.Small(o, algorithm, encrypted));
-            var backup = host.BackupBytesAsync(Payloads.Create(PayloadLength, seed: 7, style: 2)).GetAwaiter().GetResult();
+            var backup = Sync.Run(() => host.BackupBytesAsync(Payloads.Create(PayloadLength, seed: 7, style: 2)));
             fixture = (host, backup, File.ReadAllBytes(host.PathOf(backup.Manifest.Data.Key)), File.ReadAllBytes(host.PathOf(ManifestKey(backup))));
             _fixtures[(algorithm, encrypted)] = fixture;
         }

@@ -18,8 +18,8 @@ public sealed class RoundTripPropertyTests
     {
         using var host = new TestHost(o => TestHost.Small(o, testCase.Algorithm, testCase.Encrypted));
         var payload = Payloads.Create(testCase.Length, testCase.Seed, testCase.Style);
-        var backup = host.BackupBytesAsync(payload, testCase.WriteChunk).GetAwaiter().GetResult();
-        var restored = host.RestoreBytesAsync(backup.BackupId, testCase.ReadChunk).GetAwaiter().GetResult();
+        var backup = Sync.Run(() => host.BackupBytesAsync(payload, testCase.WriteChunk));
+        var restored = Sync.Run(() => host.RestoreBytesAsync(backup.BackupId, testCase.ReadChunk));
         return backup.Manifest.Data.PlaintextSize == payload.Length && restored.AsSpan().SequenceEqual(payload);
     }
 

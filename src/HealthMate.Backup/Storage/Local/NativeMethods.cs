@@ -33,6 +33,35 @@ internal static partial class NativeMethods
         }
     }
 
+    /// <summary>Starts writeback of a range without waiting for it (Linux <c>sync_file_range(SYNC_FILE_RANGE_WRITE)</c>),
+    /// so the fsync at commit has little left to do. Best effort: an error here only means the fsync does more work.</summary>
+    internal static void StartWriteback(Microsoft.Win32.SafeHandles.SafeFileHandle handle, long offset, long length)
+    {
+        if (!OperatingSystem.IsLinux() || handle.IsInvalid || handle.IsClosed)
+        {
+            return;
+        }
+
+        var added = false;
+        try
+        {
+            handle.DangerousAddRef(ref added);
+            _ = SyncFileRange((int)handle.DangerousGetHandle(), offset, length, SyncFileRangeWrite);
+        }
+        finally
+        {
+            if (added)
+            {
+                handle.DangerousRelease();
+            }
+        }
+    }
+
+    private const uint SyncFileRangeWrite = 2;
+
+    [LibraryImport("libc", EntryPoint = "sync_file_range")]
+    private static partial int SyncFileRange(int fd, long offset, long nbytes, uint flags);
+
     [LibraryImport("libc", EntryPoint = "open", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     private static partial int Open(string path, int flags);
 
