@@ -40,12 +40,12 @@ internal static class EndToEnd
         Environment.SetEnvironmentVariable(KeyVariable, Convert.ToBase64String(RandomNumberGenerator.GetBytes(32)));
         var inputBytes = new FileInfo(corpus).Length * repeat;
         var common = args.Where(a => (a.StartsWith("--no-", StringComparison.Ordinal) && a != "--no-baselines") || a == "--gc-info").Concat(Option(args, "--warmup-mib") is { } w ? ["--warmup-mib", w] : []).Concat(Option(args, "--block-kib") is { } b ? ["--block-kib", b] : []).Concat(Option(args, "--segment-kib") is { } g ? ["--segment-kib", g] : []).Concat(["--work", work, "--level", Option(args, "--level") ?? "1", "--warmup-corpus", corpus]).ToArray();
-        Console.WriteLine($"corpus {corpus} x{repeat} = {inputBytes / 1048576.0:F0} MiB; {Environment.ProcessorCount} cores; work {work}");
+        Console.WriteLine($"corpus {corpus} x{repeat} = {inputBytes / 1048576.0:F0} MiB; {Environment.ProcessorCount} cores; work {work}; warm-up {Option(args, "--warmup-mib") ?? "1024"} MiB per phase process");
 
         var rows = new List<string>();
         var backup = await Self(["phase", "backup", "--corpus", corpus, "--repeat", repeat.ToString(CultureInfo.InvariantCulture), .. common]);
         var id = backup.Id;
-        rows.Add(Row($"HealthMate backup ({backup.Note})", inputBytes, backup));
+        rows.Add(Row("HealthMate backup", inputBytes, backup));
         var toFile = await Self(["phase", "restore-file", "--id", id, .. common]);
         rows.Add(Row("HealthMate restore to a file (verified, fsync)", inputBytes, toFile));
         if (repeat == 1)
@@ -116,9 +116,10 @@ internal static class EndToEnd
             l.FlushToDisk = fsync;
         });
         await using var provider = services.BuildServiceProvider();
-        if (!args.Contains("--no-warmup"))
+        var warmupMib = int.Parse(Option(args, "--warmup-mib") ?? "1024", CultureInfo.InvariantCulture);
+        if (warmupMib > 0)
         {
-            await WarmUpAsync(provider, Option(args, "--corpus") ?? Option(args, "--warmup-corpus") ?? "/tmp/hm-corpus/files.tar", int.Parse(Option(args, "--warmup-mib") ?? "256", CultureInfo.InvariantCulture));
+            await WarmUpAsync(provider, Option(args, "--corpus") ?? Option(args, "--warmup-corpus") ?? "/tmp/hm-corpus/files.tar", warmupMib);
         }
 
         using var sampler = args.Contains("--gc-info") ? new AllocationSampler() : null;
@@ -141,6 +142,10 @@ internal static class EndToEnd
             id = result.BackupId;
             var data = result.Manifest.Data;
             note = $"zstd-{level}, {(encrypt ? "AES-256-GCM" : "no encryption")}, local disk{(fsync ? ", fsync" : "")}; stored {data.StoredSize / 1048576.0:F0} MiB, ratio {(double)data.PlaintextSize / data.StoredSize:F2}";
+            if (!string.Equals(data.PlaintextSha256, Convert.ToHexStringLower(await Sha256OfRepeatsAsync(corpus, repeat)), StringComparison.Ordinal))
+            {
+                throw new InvalidOperationException("The backup's plaintext SHA-256 differs from the corpus's.");
+            }
         }
         else
         {
@@ -181,6 +186,23 @@ internal static class EndToEnd
         });
         var warm = await provider.GetRequiredService<IBackupRunner>().RunAsync(source);
         await provider.GetRequiredService<IRestoreRunner>().RestoreAsync(warm.BackupId, new DiscardTarget());
+    }
+
+    private static async Task<byte[]> Sha256OfRepeatsAsync(string corpus, int repeat)
+    {
+        using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        var buffer = new byte[1024 * 1024];
+        for (var i = 0; i < repeat; i++)
+        {
+            await using var file = File.OpenRead(corpus);
+            int read;
+            while ((read = await file.ReadAsync(buffer)) > 0)
+            {
+                hash.AppendData(buffer, 0, read);
+            }
+        }
+
+        return hash.GetHashAndReset();
     }
 
     private static async Task<PhaseResult> Self(string[] args)

@@ -71,7 +71,8 @@ public sealed record ManifestPipeline
 /// <summary>Where a backup's data is, and what it must hash to.</summary>
 public sealed record ManifestData
 {
-    /// <summary>Gets the data object's storage key.</summary>
+    /// <summary>Gets the data object's storage key relative to the storage prefix (<c>backups/{kind}/{id}/data</c>).
+    /// Readers derive the key from where the manifest is, so a store copied under another prefix still restores.</summary>
     public required string Key { get; init; }
 
     /// <summary>Gets the size of the stored object in bytes.</summary>

@@ -21,7 +21,10 @@ internal sealed class StorageLayout
 
     internal string KindPrefix(string kind) => $"{BackupsPrefix}{kind}/";
 
-    internal string DataKey(string kind, string backupId) => $"{BackupsPrefix}{kind}/{backupId}/{DataName}";
+    internal string DataKey(string kind, string backupId) => Prefix + RelativeDataKey(kind, backupId);
+
+    /// <summary>The data key without the prefix, as the manifest records it, so a store copied under another prefix still restores.</summary>
+    internal static string RelativeDataKey(string kind, string backupId) => $"backups/{kind}/{backupId}/{DataName}";
 
     internal string ManifestKey(string kind, string backupId) => $"{BackupsPrefix}{kind}/{backupId}/{ManifestName}";
 

@@ -71,7 +71,7 @@ internal sealed class BackupRunner(BackupEnvironment environment) : IBackupRunne
                 },
                 Data = new ManifestData
                 {
-                    Key = dataKey,
+                    Key = StorageLayout.RelativeDataKey(source.Kind, backupId),
                     StoredSize = data.Size,
                     StoredSha256 = storedSha256,
                     PlaintextSize = reporter.BytesRead,

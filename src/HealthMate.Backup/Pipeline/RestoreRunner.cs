@@ -75,7 +75,7 @@ internal sealed class RestoreRunner(BackupEnvironment environment) : IRestoreRun
         Stream stored;
         try
         {
-            stored = await environment.Storage.OpenReadAsync(manifest.Data.Key, null, token).ConfigureAwait(false);
+            stored = await environment.Storage.OpenReadAsync(environment.Layout.DataKey(manifest.Kind, manifest.BackupId), null, token).ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is not OperationCanceledException)
         {

@@ -59,7 +59,7 @@ internal sealed class VerifyRunner(BackupEnvironment environment, RestoreRunner 
     private async Task VerifyChecksumAsync(BackupManifest manifest, ProgressReporter reporter, CancellationToken cancellationToken)
     {
         using var check = new StoredObjectCheck(manifest.BackupId, manifest.Data.StoredSize, manifest.Data.StoredSha256);
-        var stream = await environment.Storage.OpenReadAsync(manifest.Data.Key, null, cancellationToken).ConfigureAwait(false);
+        var stream = await environment.Storage.OpenReadAsync(environment.Layout.DataKey(manifest.Kind, manifest.BackupId), null, cancellationToken).ConfigureAwait(false);
         await using (stream.ConfigureAwait(false))
         {
             var buffer = ArrayPool<byte>.Shared.Rent(BufferSize);

@@ -60,8 +60,29 @@ public sealed class AddBackupDRTests
 
             var backup = await provider.GetRequiredService<IBackupRunner>().RunAsync(BackupSources.Create("db", "x", (s, _, ct) => s.WriteAsync("hello"u8.ToArray(), ct)));
             Assert.Equal("gzip", backup.Manifest.Pipeline.Compression);
-            Assert.StartsWith("prod/healthmate/backups/db/", backup.Manifest.Data.Key, StringComparison.Ordinal);
-            Assert.True(File.Exists(Path.Combine(root, backup.Manifest.Data.Key)));
+            Assert.StartsWith("backups/db/", backup.Manifest.Data.Key, StringComparison.Ordinal);
+            Assert.True(File.Exists(Path.Combine(root, "prod/healthmate", backup.Manifest.Data.Key)));
+
+            // The same store copied under another prefix still lists and restores: keys are derived, not stored absolutely.
+            var moved = Directory.CreateTempSubdirectory("hmb-moved-").FullName;
+            try
+            {
+                CopyTree(Path.Combine(root, "prod/healthmate"), Path.Combine(moved, "dr-copy"));
+                var copy = new ServiceCollection();
+                copy.AddBackupDR(configuration.GetSection(BackupDROptions.SectionName), o =>
+                {
+                    o.Storage.Prefix = "dr-copy";
+                    o.Storage.Local.Path = moved;
+                });
+                await using var copyProvider = copy.BuildServiceProvider();
+                using var restored = new MemoryStream();
+                await copyProvider.GetRequiredService<IRestoreRunner>().RestoreAsync(backup.BackupId, RestoreTargets.ToStream(restored));
+                Assert.Equal("hello"u8.ToArray(), restored.ToArray());
+            }
+            finally
+            {
+                Directory.Delete(moved, recursive: true);
+            }
         }
         finally
         {
@@ -143,6 +164,16 @@ public sealed class AddBackupDRTests
         finally
         {
             Directory.Delete(root, recursive: true);
+        }
+    }
+
+    private static void CopyTree(string from, string to)
+    {
+        foreach (var file in Directory.GetFiles(from, "*", SearchOption.AllDirectories))
+        {
+            var destination = Path.Combine(to, Path.GetRelativePath(from, file));
+            Directory.CreateDirectory(Path.GetDirectoryName(destination)!);
+            File.Copy(file, destination);
         }
     }
 
