@@ -48,6 +48,7 @@ internal sealed class ChunkSequenceStream(IAsyncEnumerable<Chunk> chunks, Cancel
             }
             catch (Exception ex)
             {
+                // Boundary: remember that the pipeline (not the reader) failed, then let the reader see the error.
                 SourceError = ex;
                 throw;
             }

@@ -70,6 +70,7 @@ internal static class RestoreStages
                 }
                 catch
                 {
+                    // Not handled here: only give the buffer back before the checksum error propagates.
                     last.Return();
                     throw;
                 }

@@ -23,7 +23,7 @@ public sealed class ManifestAuthenticationTests : IDisposable
     public async Task EditedManifest_WithoutTheKey_IsRejected()
     {
         var backup = await _host.BackupBytesAsync([1, 2, 3]);
-        var path = _host.PathOf(ManifestKey(backup));
+        var path = _host.PathOf(TestHost.ManifestKey(backup));
         var text = await File.ReadAllTextAsync(path);
         // A forger points the manifest at other data: changes the recorded plaintext hash.
         await File.WriteAllTextAsync(path, text.Replace(backup.Manifest.Data.PlaintextSha256, new string('0', 64), StringComparison.Ordinal));
@@ -37,7 +37,7 @@ public sealed class ManifestAuthenticationTests : IDisposable
     {
         var first = await _host.BackupBytesAsync([1]);
         var second = await _host.BackupBytesAsync([2]);
-        File.Copy(_host.PathOf(ManifestKey(first)), _host.PathOf(ManifestKey(second)), overwrite: true);
+        File.Copy(_host.PathOf(TestHost.ManifestKey(first)), _host.PathOf(TestHost.ManifestKey(second)), overwrite: true);
 
         var error = await Assert.ThrowsAsync<ManifestAuthenticationException>(() => _host.Catalog.GetAsync(second.BackupId).AsTask());
         Assert.Contains(first.BackupId, error.Message, StringComparison.Ordinal);
@@ -47,7 +47,7 @@ public sealed class ManifestAuthenticationTests : IDisposable
     public async Task AlteredKeyIdField_IsReportedAsTampering_NotAsAMissingKey()
     {
         var backup = await _host.BackupBytesAsync([1]);
-        var path = _host.PathOf(ManifestKey(backup));
+        var path = _host.PathOf(TestHost.ManifestKey(backup));
         var text = await File.ReadAllTextAsync(path);
         var envelopeField = text.IndexOf("\"keyId\":\"test-key\"", StringComparison.Ordinal);
         Assert.True(envelopeField < text.IndexOf("\"manifest\":", StringComparison.Ordinal), "the envelope's key id comes before the body");
@@ -63,7 +63,7 @@ public sealed class ManifestAuthenticationTests : IDisposable
         var a = await _host.BackupBytesAsync([1]);
         var b = await _host.BackupBytesAsync([2], kind: "other");
         var c = await _host.BackupBytesAsync([3]);
-        var path = _host.PathOf(ManifestKey(b));
+        var path = _host.PathOf(TestHost.ManifestKey(b));
         var bytes = await File.ReadAllBytesAsync(path);
         bytes[^20] ^= 1;
         await File.WriteAllBytesAsync(path, bytes);
@@ -80,7 +80,7 @@ public sealed class ManifestAuthenticationTests : IDisposable
     {
         var payload = Payloads.Create(100_000, 3, 1);
         var backup = await _host.BackupBytesAsync(payload);
-        var text = await File.ReadAllTextAsync(_host.PathOf(ManifestKey(backup)));
+        var text = await File.ReadAllTextAsync(_host.PathOf(TestHost.ManifestKey(backup)));
         var manifest = backup.Manifest;
 
         Assert.Equal(1, manifest.FormatVersion);
@@ -106,7 +106,7 @@ public sealed class ManifestAuthenticationTests : IDisposable
             o.Encryption.Keys.Add(new BackupKeyOptions { Id = "k2", Base64 = Convert.ToBase64String(newKey) });
             o.Encryption.ActiveKeyId = "k2";
         }, key: oldKey);
-        CopyTree(_host.Root, rotated.Root);
+        TestHost.CopyTree(_host.Root, rotated.Root);
 
         var fresh = await rotated.BackupBytesAsync(Encoding.ASCII.GetBytes("written with k2"));
 
@@ -120,21 +120,9 @@ public sealed class ManifestAuthenticationTests : IDisposable
             o.Encryption.Keys.Add(new BackupKeyOptions { Id = "k2", Base64 = Convert.ToBase64String(newKey) });
             o.Encryption.ActiveKeyId = "k2";
         });
-        CopyTree(rotated.Root, withoutOldKey.Root);
+        TestHost.CopyTree(rotated.Root, withoutOldKey.Root);
         var missing = await Assert.ThrowsAsync<BackupKeyNotFoundException>(() => withoutOldKey.RestoreBytesAsync(old.BackupId));
         Assert.Equal("test-key", missing.KeyId);
         Assert.Equal([fresh.BackupId], await withoutOldKey.Catalog.ListAsync().Select(m => m.BackupId).ToListAsync());
-    }
-
-    private static string ManifestKey(BackupResult backup) => backup.Manifest.Data.Key[..^"data".Length] + "manifest.json";
-
-    private static void CopyTree(string from, string to)
-    {
-        foreach (var file in Directory.GetFiles(from, "*", SearchOption.AllDirectories))
-        {
-            var destination = Path.Combine(to, Path.GetRelativePath(from, file));
-            Directory.CreateDirectory(Path.GetDirectoryName(destination)!);
-            File.Copy(file, destination, overwrite: true);
-        }
     }
 }

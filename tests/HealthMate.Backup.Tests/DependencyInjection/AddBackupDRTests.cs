@@ -67,7 +67,7 @@ public sealed class AddBackupDRTests
             var moved = Directory.CreateTempSubdirectory("hmb-moved-").FullName;
             try
             {
-                CopyTree(Path.Combine(root, "prod/healthmate"), Path.Combine(moved, "dr-copy"));
+                Support.TestHost.CopyTree(Path.Combine(root, "prod/healthmate"), Path.Combine(moved, "dr-copy"));
                 var copy = new ServiceCollection();
                 copy.AddBackupDR(configuration.GetSection(BackupDROptions.SectionName), o =>
                 {
@@ -164,16 +164,6 @@ public sealed class AddBackupDRTests
         finally
         {
             Directory.Delete(root, recursive: true);
-        }
-    }
-
-    private static void CopyTree(string from, string to)
-    {
-        foreach (var file in Directory.GetFiles(from, "*", SearchOption.AllDirectories))
-        {
-            var destination = Path.Combine(to, Path.GetRelativePath(from, file));
-            Directory.CreateDirectory(Path.GetDirectoryName(destination)!);
-            File.Copy(file, destination);
         }
     }
 

@@ -38,7 +38,7 @@ public sealed class CorruptionTests : IDisposable
         var (host, backup, _, manifest) = Fixture(CompressionAlgorithm.Zstd, encrypted);
         var damaged = (byte[])manifest.Clone();
         damaged[position.Get % damaged.Length] ^= (byte)(1 << (bit % 8));
-        var path = host.PathOf(ManifestKey(backup));
+        var path = host.PathOf(TestHost.ManifestKey(backup));
         File.WriteAllBytes(path, damaged);
         try
         {
@@ -106,7 +106,7 @@ public sealed class CorruptionTests : IDisposable
     {
         var (host, backup, _, _) = Fixture(CompressionAlgorithm.Zstd, encrypted);
         using var other = new TestHost(o => TestHost.Small(o, CompressionAlgorithm.Zstd, encrypted), root: host.Root + "-copy");
-        CopyDirectory(host.Root, other.Root);
+        TestHost.CopyTree(host.Root, other.Root);
 
         var restore = await Record.ExceptionAsync(() => other.RestoreBytesAsync(backup.BackupId));
         var verify = await Record.ExceptionAsync(() => other.Verifier.VerifyAsync(backup.BackupId).AsTask());
@@ -169,25 +169,13 @@ public sealed class CorruptionTests : IDisposable
         }
     }
 
-    private static string ManifestKey(BackupResult backup) => backup.Manifest.Data.Key[..^"data".Length] + "manifest.json";
-
-    private static void CopyDirectory(string from, string to)
-    {
-        foreach (var file in Directory.GetFiles(from, "*", SearchOption.AllDirectories))
-        {
-            var destination = Path.Combine(to, Path.GetRelativePath(from, file));
-            Directory.CreateDirectory(Path.GetDirectoryName(destination)!);
-            File.Copy(file, destination);
-        }
-    }
-
     private (TestHost Host, BackupResult Backup, byte[] Object, byte[] Manifest) Fixture(CompressionAlgorithm algorithm, bool encrypted)
     {
         if (!_fixtures.TryGetValue((algorithm, encrypted), out var fixture))
         {
             var host = new TestHost(o => TestHost.Small(o, algorithm, encrypted));
             var backup = Sync.Run(() => host.BackupBytesAsync(Payloads.Create(PayloadLength, seed: 7, style: 2)));
-            fixture = (host, backup, File.ReadAllBytes(host.PathOf(backup.Manifest.Data.Key)), File.ReadAllBytes(host.PathOf(ManifestKey(backup))));
+            fixture = (host, backup, File.ReadAllBytes(host.PathOf(backup.Manifest.Data.Key)), File.ReadAllBytes(host.PathOf(TestHost.ManifestKey(backup))));
             _fixtures[(algorithm, encrypted)] = fixture;
         }
 

@@ -25,7 +25,7 @@ public sealed class LocalDiskStorageProviderTests : StorageProviderConformanceTe
             Assert.All(files, f => Assert.StartsWith(".hmb-tmp-", Path.GetFileName(f), StringComparison.Ordinal));
         }
 
-        Assert.Empty(Directory.GetFiles(_root, "*", SearchOption.AllDirectories));
+        Assert.Empty(Directory.GetFileSystemEntries(_root));
     }
 
     [Fact]

@@ -69,6 +69,19 @@ internal sealed class TestHost : IDisposable
 
     internal string PathOf(string key) => Path.Combine(Root, key);
 
+    internal static string ManifestKey(BackupResult backup) => backup.Manifest.Data.Key[..^"data".Length] + "manifest.json";
+
+    /// <summary>Copies every file of a folder tree, as an operator copying a backup store would.</summary>
+    internal static void CopyTree(string from, string to)
+    {
+        foreach (var file in Directory.GetFiles(from, "*", SearchOption.AllDirectories))
+        {
+            var destination = Path.Combine(to, Path.GetRelativePath(from, file));
+            Directory.CreateDirectory(Path.GetDirectoryName(destination)!);
+            File.Copy(file, destination, overwrite: true);
+        }
+    }
+
     internal static IBackupSource BytesSource(byte[] payload, int writeChunk, string kind = "stream") =>
         BackupSources.Create(kind, "test payload", async (destination, _, cancellationToken) =>
         {

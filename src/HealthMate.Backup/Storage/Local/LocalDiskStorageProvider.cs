@@ -277,6 +277,7 @@ internal sealed class LocalDiskStorageProvider : IStorageProvider
                 try
                 {
                     File.Delete(temporary);
+                    owner.RemoveEmptyParents(Path.GetDirectoryName(temporary)!);
                 }
                 catch (IOException)
                 {
