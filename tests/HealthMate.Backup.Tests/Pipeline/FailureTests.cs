@@ -128,6 +128,25 @@ public sealed class FailureTests : IDisposable
     }
 
     [Fact]
+    public async Task RestoreAsync_ToFile_CancelledMidway_LeavesNoFile()
+    {
+        var backup = await _host.BackupBytesAsync(Payloads.Create(4_000_000, 13, 0));
+        var outputDir = Directory.CreateTempSubdirectory("hmb-out-").FullName;
+        try
+        {
+            using var cancellation = new CancellationTokenSource();
+            var target = new CancelAfterTarget(RestoreTargets.ToFile(Path.Combine(outputDir, "r.bin")), cancellation, afterBytes: 1_000_000);
+
+            await Assert.ThrowsAnyAsync<OperationCanceledException>(() => _host.Restores.RestoreAsync(backup.BackupId, target, cancellationToken: cancellation.Token).AsTask());
+            Assert.Empty(Directory.GetFiles(outputDir));
+        }
+        finally
+        {
+            Directory.Delete(outputDir, recursive: true);
+        }
+    }
+
+    [Fact]
     public async Task RunAsync_IncrementalWithoutParent_IsRejectedBeforeAnythingIsWritten()
     {
         var source = TestHost.BytesSource([1, 2, 3], 1);
@@ -173,6 +192,52 @@ public sealed class FailureTests : IDisposable
             var buffer = new byte[100_000];
             await source.ReadAtLeastAsync(buffer, buffer.Length, cancellationToken: cancellationToken);
             throw new InvalidOperationException("the database refused the restore");
+        }
+    }
+
+    /// <summary>Hands the restore to an inner target, and cancels the run once that target has read some bytes.</summary>
+    private sealed class CancelAfterTarget(IRestoreTarget inner, CancellationTokenSource cancellation, long afterBytes) : IRestoreTarget
+    {
+        public ValueTask RestoreFromAsync(Stream source, RestoreContext context, CancellationToken cancellationToken = default) =>
+            inner.RestoreFromAsync(new CountingStream(source, cancellation, afterBytes), context, cancellationToken);
+
+        private sealed class CountingStream(Stream inner, CancellationTokenSource cancellation, long afterBytes) : Stream
+        {
+            private long _read;
+
+            public override bool CanRead => true;
+
+            public override bool CanSeek => false;
+
+            public override bool CanWrite => false;
+
+            public override long Length => throw new NotSupportedException();
+
+            public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+
+            public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
+            {
+                var read = await inner.ReadAsync(buffer, cancellationToken);
+                _read += read;
+                if (_read > afterBytes)
+                {
+                    await cancellation.CancelAsync();
+                }
+
+                return read;
+            }
+
+            public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+
+            public override void Flush()
+            {
+            }
+
+            public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+
+            public override void SetLength(long value) => throw new NotSupportedException();
+
+            public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
         }
     }
 

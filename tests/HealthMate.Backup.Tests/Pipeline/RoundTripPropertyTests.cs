@@ -16,14 +16,18 @@ public sealed class RoundTripPropertyTests
     [Property(MaxTest = 160, Arbitrary = [typeof(Generators)])]
     public bool Restored_bytes_equal_backed_up_bytes(RoundTripCase testCase)
     {
-        using var host = new TestHost(o => TestHost.Small(o, testCase.Algorithm, testCase.Encrypted));
+        using var host = new TestHost(o =>
+        {
+            TestHost.Small(o, testCase.Algorithm, testCase.Encrypted);
+            o.Compression.ZstdFrameChecksums = testCase.FrameChecksums;
+        });
         var payload = Payloads.Create(testCase.Length, testCase.Seed, testCase.Style);
         var backup = Sync.Run(() => host.BackupBytesAsync(payload, testCase.WriteChunk));
         var restored = Sync.Run(() => host.RestoreBytesAsync(backup.BackupId, testCase.ReadChunk));
         return backup.Manifest.Data.PlaintextSize == payload.Length && restored.AsSpan().SequenceEqual(payload);
     }
 
-    public sealed record RoundTripCase(int Length, int Seed, int Style, int WriteChunk, int ReadChunk, CompressionAlgorithm Algorithm, bool Encrypted);
+    public sealed record RoundTripCase(int Length, int Seed, int Style, int WriteChunk, int ReadChunk, CompressionAlgorithm Algorithm, bool Encrypted, bool FrameChecksums);
 
     public static class Generators
     {
@@ -45,7 +49,8 @@ public sealed class RoundTripPropertyTests
                     from read in chunk
                     from alg in algorithm
                     from encrypted in Gen.Elements(true, false)
-                    select new RoundTripCase(len, seed, style, write, read, alg, encrypted)).ToArbitrary();
+                    from checksums in Gen.Elements(true, false)
+                    select new RoundTripCase(len, seed, style, write, read, alg, encrypted, checksums)).ToArbitrary();
         }
     }
 }
