@@ -71,6 +71,7 @@ Console.WriteLine($"restore {Mib(restore.BytesRestored)} in {restoreSeconds:F2} 
 Console.WriteLine(expected == actual
     ? $"compare restored bytes equal the source: SHA-256 {actual}"
     : $"compare MISMATCH: source {expected}, restored {actual}");
+Console.WriteLine("(a first run in a fresh process, which also generates and hashes its source; docs/performance.md has measured steady-state figures)");
 return verification.IsValid && expected == actual ? 0 : 1;
 
 static string Mib(long bytes) => $"{bytes / 1024.0 / 1024.0:F1} MiB";

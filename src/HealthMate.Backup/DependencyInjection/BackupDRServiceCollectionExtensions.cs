@@ -79,6 +79,7 @@ public static class BackupDRServiceCollectionExtensions
         services.AddSingleton<BackupDRMarker>();
         services.AddOptions<BackupDROptions>().ValidateOnStart();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<BackupDROptions>, BackupDROptionsValidator>());
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<BackupDROptions>, StorageProviderRegisteredValidator>());
         services.TryAddSingleton(TimeProvider.System);
         services.TryAddSingleton<ILoggerFactory, NullLoggerFactory>();
         services.TryAdd(ServiceDescriptor.Singleton(typeof(ILogger<>), typeof(Logger<>)));

@@ -107,12 +107,14 @@ public sealed class AddBackupDRTests
             o.Retention.Days = 0;
             o.Files.MaxFileSizeMb = 0;
             o.Storage.Local.Path = "";
+            o.Storage.Provider = "nowhere";
         });
         using var host = builder.Build();
 
         var error = await Assert.ThrowsAsync<OptionsValidationException>(() => host.StartAsync());
 
-        Assert.True(error.Failures.Count() >= 10, string.Join(Environment.NewLine, error.Failures));
+        Assert.True(error.Failures.Count() >= 11, string.Join(Environment.NewLine, error.Failures));
+        Assert.Contains(error.Failures, f => f.Contains("'nowhere' is not registered", StringComparison.Ordinal));
         Assert.Contains(error.Failures, f => f.Contains("HMB_DEFINITELY_UNSET_VARIABLE", StringComparison.Ordinal));
         Assert.Contains(error.Failures, f => f.Contains("ActiveKeyId 'missing'", StringComparison.Ordinal));
         Assert.DoesNotContain(KeyBase64, error.Message, StringComparison.Ordinal);
@@ -140,8 +142,8 @@ public sealed class AddBackupDRTests
         });
         using var provider = services.BuildServiceProvider();
 
-        var error = Assert.Throws<InvalidOperationException>(() => provider.GetRequiredService<IStorageProvider>());
-        Assert.Contains("'s3'", error.Message, StringComparison.Ordinal);
+        var error = Assert.Throws<OptionsValidationException>(() => provider.GetRequiredService<IStorageProvider>());
+        Assert.Contains(error.Failures, f => f.Contains("'s3' is not registered", StringComparison.Ordinal));
     }
 
     [Fact]
