@@ -47,6 +47,21 @@ public static class RestoreTargets
         });
     }
 
+    /// <summary>Creates a target that restores a tar stream (a file-tree backup) into a folder. The tree is staged beside
+    /// the folder and moved into place only after the restore verified, so a failed restore writes nothing there.
+    /// Entries that would land outside the folder (absolute paths, <c>..</c>, writes through symbolic links), device
+    /// nodes and sparse entries are refused with an <see cref="FileTree.UnsafeArchiveEntryException"/> naming the entry.</summary>
+    /// <param name="path">The folder: missing or empty, unless <see cref="FileTree.DirectoryRestoreOptions.Overwrite"/> is set.</param>
+    /// <param name="options">Overwrite, subset and ownership options, or <see langword="null"/> for the defaults.</param>
+    /// <returns>The target.</returns>
+    [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
+    public static IRestoreTarget ToDirectory(string path, FileTree.DirectoryRestoreOptions? options = null)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        return new DelegateRestoreTarget(async (source, _, cancellationToken) =>
+            await FileTree.TarExtractor.ExtractAsync(source, path, options ?? new FileTree.DirectoryRestoreOptions(), cancellationToken).ConfigureAwait(false));
+    }
+
     /// <summary>Copies while starting disk writeback every 8 MiB, so the final fsync does not stall on the whole file.</summary>
     private static async Task CopyWithWritebackAsync(Stream source, FileStream file, CancellationToken cancellationToken)
     {

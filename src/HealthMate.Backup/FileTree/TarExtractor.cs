@@ -1,0 +1,412 @@
+using System.Formats.Tar;
+using System.Runtime.Versioning;
+
+namespace HealthMate.Backup.FileTree;
+
+/// <summary>
+/// Restores a tar stream into a directory safely. Entries are written into a staging folder beside the target, and
+/// the stream is read to its end (where the pipeline checks every checksum) before anything is moved into the target,
+/// so a failed or tampered restore writes nothing there. Refused: absolute paths, <c>..</c> segments, writes through a
+/// symbolic link, hard links to anything but an already restored regular file, device nodes and FIFOs, sparse entries.
+/// </summary>
+[UnsupportedOSPlatform("windows")]
+internal static partial class TarExtractor
+{
+    private const UnixFileMode SetIdBits = UnixFileMode.SetUser | UnixFileMode.SetGroup;
+    private const long MaxPaxRecordBytes = 1024 * 1024;
+
+    internal static async Task<DirectoryRestoreResult> ExtractAsync(Stream archive, string target, DirectoryRestoreOptions options, CancellationToken cancellationToken)
+    {
+        var targetPath = Path.TrimEndingDirectorySeparator(Path.GetFullPath(target));
+        var parent = Path.GetDirectoryName(targetPath) ?? throw new ArgumentException("The restore target cannot be a file system root.", nameof(target));
+        if (Directory.Exists(targetPath) && Directory.EnumerateFileSystemEntries(targetPath).Any() && !options.Overwrite)
+        {
+            throw new DirectoryRestoreException($"The restore target '{targetPath}' is not empty; restore into an empty folder or allow overwriting.", [], null);
+        }
+
+        if (File.Exists(targetPath) || new FileInfo(targetPath).LinkTarget is not null)
+        {
+            throw new DirectoryRestoreException($"The restore target '{targetPath}' is a file or a symbolic link, not a folder.", [], null);
+        }
+
+        Directory.CreateDirectory(parent);
+        var staging = Directory.CreateDirectory(Path.Combine(parent, $".{Path.GetFileName(targetPath)}.restoring-{Guid.NewGuid():N}")).FullName;
+        var state = new State(staging, options);
+        var written = new List<string>();
+        try
+        {
+            using (var reader = new TarReader(archive, leaveOpen: true))
+            {
+                while (await NextEntryAsync(reader, state.LastEntry, cancellationToken).ConfigureAwait(false) is { } entry)
+                {
+                    state.LastEntry = entry.Name;
+                    await ExtractEntryAsync(entry, state, cancellationToken).ConfigureAwait(false);
+                }
+            }
+
+            // Read to the end: the restore pipeline verifies size and SHA-256 there, before it reports the end.
+            await archive.CopyToAsync(Stream.Null, cancellationToken).ConfigureAwait(false);
+            state.ApplyDirectoryMetadata();
+            MoveIntoPlace(staging, targetPath, options.Overwrite, written);
+            return state.Result;
+        }
+        catch (Exception ex) when (ex is not DirectoryRestoreException)
+        {
+            // Boundary: every failure reports what reached the target (usually nothing: it was still staged).
+            var where = written.Count == 0 ? "nothing was written to the target" : $"{written.Count} path(s) were written to the target before the failure";
+            throw new DirectoryRestoreException($"Restore into '{targetPath}' failed ({where}): {ex.Message}", written, ex);
+        }
+        finally
+        {
+            if (Directory.Exists(staging))
+            {
+                Directory.Delete(staging, recursive: true);
+            }
+        }
+    }
+
+    private static async Task<TarEntry?> NextEntryAsync(TarReader reader, string? previous, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await reader.GetNextEntryAsync(copyData: false, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is InvalidDataException or FormatException or ArgumentException or OverflowException or EndOfStreamException)
+        {
+            var after = previous is null ? "at its first entry" : $"after entry '{previous}'";
+            throw new BackupFormatException($"The archive is malformed {after}: {ex.Message}", ex);
+        }
+    }
+
+    private static async Task ExtractEntryAsync(TarEntry entry, State state, CancellationToken cancellationToken)
+    {
+        ValidatePaxAttributes(entry);
+        if (entry.EntryType == TarEntryType.GlobalExtendedAttributes)
+        {
+            return;
+        }
+
+        if (entry.EntryType == TarEntryType.SparseFile || (entry is PaxTarEntry pax && pax.ExtendedAttributes.Keys.Any(k => k.StartsWith("GNU.sparse.", StringComparison.Ordinal))))
+        {
+            throw new UnsafeArchiveEntryException(entry.Name, "sparse entries are not supported (they could expand to far more than their stored size)");
+        }
+
+        var relative = SafeRelativePath(entry.Name, entry.Name);
+        if (relative is null)
+        {
+            return; // the archive's root itself ("." or an empty name)
+        }
+
+        var isDirectory = entry.EntryType is TarEntryType.Directory or TarEntryType.DirectoryList;
+        if (state.Options.Include is { } include && !include(relative) && !isDirectory)
+        {
+            return;
+        }
+
+        if (isDirectory && state.Options.Include is { } includeDirectory && !includeDirectory(relative))
+        {
+            return;
+        }
+
+        var path = state.Resolve(entry.Name, relative);
+        state.EnsureParents(entry.Name, path);
+        switch (entry.EntryType)
+        {
+            case TarEntryType.RegularFile or TarEntryType.V7RegularFile or TarEntryType.ContiguousFile:
+                state.ReplaceExisting(entry.Name, path, isDirectory: false);
+                var file = new FileStream(path, new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write, UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite });
+                await using (file.ConfigureAwait(false))
+                {
+                    var copied = entry.DataStream is { } data ? await CopyCountingAsync(data, file, cancellationToken).ConfigureAwait(false) : 0;
+                    if (copied != entry.Length)
+                    {
+                        throw new BackupFormatException($"Archive entry '{entry.Name}' is cut short: {copied} of its {entry.Length} bytes are present.");
+                    }
+                }
+
+                state.ApplyMetadata(entry, path);
+                state.Result.Files++;
+                state.Result.Bytes += entry.Length;
+                break;
+            case TarEntryType.Directory or TarEntryType.DirectoryList:
+                if (File.Exists(path) || new FileInfo(path).LinkTarget is not null)
+                {
+                    throw new UnsafeArchiveEntryException(entry.Name, "a directory entry would replace a file or symbolic link");
+                }
+
+                Directory.CreateDirectory(path);
+                state.Directories.Add((path, entry));
+                state.Result.Directories++;
+                break;
+            case TarEntryType.SymbolicLink:
+                if (string.IsNullOrEmpty(entry.LinkName) || entry.LinkName.Contains('\0', StringComparison.Ordinal))
+                {
+                    throw new UnsafeArchiveEntryException(entry.Name, "its symbolic link target is empty or contains NUL");
+                }
+
+                state.ReplaceExisting(entry.Name, path, isDirectory: false);
+                File.CreateSymbolicLink(path, entry.LinkName);
+                state.ApplyOwner(entry, path);
+                state.Result.SymbolicLinks++;
+                break;
+            case TarEntryType.HardLink:
+                var linkRelative = SafeRelativePath(entry.LinkName, entry.Name) ?? throw new UnsafeArchiveEntryException(entry.Name, "its hard link target is empty");
+                var existing = state.Resolve(entry.Name, linkRelative);
+                state.EnsureNoSymbolicLinkOnTheWay(entry.Name, existing);
+                var info = new FileInfo(existing);
+                if (!info.Exists || info.LinkTarget is not null)
+                {
+                    throw new UnsafeArchiveEntryException(entry.Name, $"its hard link target '{entry.LinkName}' is not a regular file restored earlier from this archive");
+                }
+
+                state.ReplaceExisting(entry.Name, path, isDirectory: false);
+                FileSystemNative.CreateHardLink(existing, path);
+                state.Result.HardLinks++;
+                break;
+            case TarEntryType.CharacterDevice or TarEntryType.BlockDevice or TarEntryType.Fifo:
+                throw new UnsafeArchiveEntryException(entry.Name, $"device nodes and FIFOs ({entry.EntryType}) are not restored");
+            default:
+                throw new UnsafeArchiveEntryException(entry.Name, $"entry type {entry.EntryType} is not supported");
+        }
+    }
+
+    /// <summary>Rejects broken pax records the reader tolerates: NUL in keys (or in values other than xattrs), times that are not decimal
+    /// numbers, and oversized headers.</summary>
+    private static void ValidatePaxAttributes(TarEntry entry)
+    {
+        IReadOnlyDictionary<string, string>? attributes = entry switch
+        {
+            PaxGlobalExtendedAttributesTarEntry global => global.GlobalExtendedAttributes,
+            PaxTarEntry pax => pax.ExtendedAttributes,
+            _ => null,
+        };
+        if (attributes is null)
+        {
+            return;
+        }
+
+        long size = 0;
+        foreach (var (key, value) in attributes)
+        {
+            size += key.Length + value.Length;
+            // Extended attribute values are binary and may hold NUL; keys and other values may not (Go's archive/tar rule).
+            if (key.Contains('\0', StringComparison.Ordinal) || (value.Contains('\0', StringComparison.Ordinal) && !key.StartsWith("SCHILY.xattr.", StringComparison.Ordinal)))
+            {
+                throw new BackupFormatException($"Archive entry '{entry.Name}' has a pax record with a NUL character ('{key.Replace("\0", "\\0", StringComparison.Ordinal)}').");
+            }
+
+            if (key is "mtime" or "atime" or "ctime" && !PaxTime().IsMatch(value))
+            {
+                throw new BackupFormatException($"Archive entry '{entry.Name}' has a pax {key} record that is not a decimal number.");
+            }
+        }
+
+        if (size > MaxPaxRecordBytes)
+        {
+            throw new BackupFormatException($"Archive entry '{entry.Name}' has {size} bytes of pax records; the limit is {MaxPaxRecordBytes}.");
+        }
+    }
+
+    [System.Text.RegularExpressions.GeneratedRegex(@"^-?[0-9]{1,30}(\.[0-9]{1,30})?$")]
+    private static partial System.Text.RegularExpressions.Regex PaxTime();
+
+    private static async Task<long> CopyCountingAsync(Stream source, Stream destination, CancellationToken cancellationToken)
+    {
+        var buffer = new byte[1024 * 1024];
+        long total = 0;
+        int read;
+        while ((read = await source.ReadAsync(buffer, cancellationToken).ConfigureAwait(false)) > 0)
+        {
+            await destination.WriteAsync(buffer.AsMemory(0, read), cancellationToken).ConfigureAwait(false);
+            total += read;
+        }
+
+        return total;
+    }
+
+    /// <summary>Normalizes an archive path to a relative, '/'-separated path inside the target, or refuses it.
+    /// Returns null for the archive root itself.</summary>
+    internal static string? SafeRelativePath(string name, string entryName)
+    {
+        if (name.Contains('\0', StringComparison.Ordinal))
+        {
+            throw new UnsafeArchiveEntryException(entryName, "the path contains a NUL character");
+        }
+
+        if (name.StartsWith('/') || (name.Length >= 2 && name[1] == ':' && char.IsAsciiLetter(name[0])))
+        {
+            throw new UnsafeArchiveEntryException(entryName, "the path is absolute");
+        }
+
+        var segments = new List<string>();
+        foreach (var segment in name.Split('/'))
+        {
+            if (segment == "..")
+            {
+                throw new UnsafeArchiveEntryException(entryName, "the path has a '..' segment");
+            }
+
+            if (segment.Length > 0 && segment != ".")
+            {
+                segments.Add(segment);
+            }
+        }
+
+        return segments.Count == 0 ? null : string.Join('/', segments);
+    }
+
+    /// <summary>Moves the staged tree into the target: a rename when the target is missing or empty, else a merge.</summary>
+    private static void MoveIntoPlace(string staging, string target, bool overwrite, List<string> written)
+    {
+        if (!Directory.Exists(target) || !Directory.EnumerateFileSystemEntries(target).Any())
+        {
+            if (Directory.Exists(target))
+            {
+                Directory.Delete(target);
+            }
+
+            Directory.Move(staging, target);
+            return;
+        }
+
+        if (!overwrite)
+        {
+            throw new IOException($"The restore target '{target}' stopped being empty during the restore.");
+        }
+
+        Merge(staging, target, target, written);
+    }
+
+    private static void Merge(string stagedDirectory, string targetDirectory, string targetRoot, List<string> written)
+    {
+        foreach (var staged in new DirectoryInfo(stagedDirectory).EnumerateFileSystemInfos())
+        {
+            var destination = Path.Combine(targetDirectory, staged.Name);
+            var relative = Path.GetRelativePath(targetRoot, destination);
+            var existing = new FileInfo(destination);
+            if (existing.LinkTarget is not null && staged is DirectoryInfo)
+            {
+                throw new UnsafeArchiveEntryException(relative, "the target has a symbolic link where the backup has a folder; it is not followed");
+            }
+
+            if (staged is DirectoryInfo { LinkTarget: null } directory)
+            {
+                if (File.Exists(destination))
+                {
+                    throw new IOException($"'{relative}' is a file in the target and a folder in the backup; remove it and restore again.");
+                }
+
+                Directory.CreateDirectory(destination);
+                Merge(directory.FullName, destination, targetRoot, written);
+                File.SetUnixFileMode(destination, File.GetUnixFileMode(directory.FullName));
+                Directory.SetLastWriteTimeUtc(destination, directory.LastWriteTimeUtc);
+                continue;
+            }
+
+            if (Directory.Exists(destination) && existing.LinkTarget is null)
+            {
+                throw new IOException($"'{relative}' is a folder in the target and a file in the backup; remove it and restore again.");
+            }
+
+            File.Move(staged.FullName, destination, overwrite: true);
+            written.Add(relative.Replace(Path.DirectorySeparatorChar, '/'));
+        }
+    }
+
+    /// <summary>What one extraction is doing.</summary>
+    private sealed class State(string staging, DirectoryRestoreOptions options)
+    {
+        internal DirectoryRestoreOptions Options { get; } = options;
+
+        internal DirectoryRestoreResult Result { get; } = new();
+
+        internal List<(string Path, TarEntry Entry)> Directories { get; } = [];
+
+        internal string? LastEntry { get; set; }
+
+        internal string Resolve(string entryName, string relative)
+        {
+            var path = Path.GetFullPath(Path.Combine(staging, relative));
+            if (!path.StartsWith(staging + Path.DirectorySeparatorChar, StringComparison.Ordinal))
+            {
+                throw new UnsafeArchiveEntryException(entryName, "the path resolves outside the target");
+            }
+
+            return path;
+        }
+
+        /// <summary>Creates missing parent folders, refusing to pass through a symbolic link or a file.</summary>
+        internal void EnsureParents(string entryName, string path)
+        {
+            EnsureNoSymbolicLinkOnTheWay(entryName, path);
+            Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+        }
+
+        internal void EnsureNoSymbolicLinkOnTheWay(string entryName, string path)
+        {
+            var current = staging;
+            var relative = Path.GetRelativePath(staging, Path.GetDirectoryName(path)!);
+            if (relative == ".")
+            {
+                return;
+            }
+
+            foreach (var segment in relative.Split(Path.DirectorySeparatorChar))
+            {
+                current = Path.Combine(current, segment);
+                var info = new FileInfo(current);
+                if (info.LinkTarget is { } linkTarget)
+                {
+                    throw new UnsafeArchiveEntryException(entryName, $"it would be written through the symbolic link '{Path.GetRelativePath(staging, current)}' (-> '{linkTarget}')");
+                }
+
+                if (info.Exists)
+                {
+                    throw new UnsafeArchiveEntryException(entryName, $"'{Path.GetRelativePath(staging, current)}' is a file, not a folder");
+                }
+            }
+        }
+
+        /// <summary>A later entry for the same path replaces an earlier file or link (tar semantics), never a folder, and never follows a link.</summary>
+        internal void ReplaceExisting(string entryName, string path, bool isDirectory)
+        {
+            var info = new FileInfo(path);
+            if (info.LinkTarget is not null || info.Exists)
+            {
+                File.Delete(path);
+            }
+            else if (Directory.Exists(path) && !isDirectory)
+            {
+                throw new UnsafeArchiveEntryException(entryName, "a file entry would replace a folder");
+            }
+        }
+
+        internal void ApplyMetadata(TarEntry entry, string path)
+        {
+            File.SetUnixFileMode(path, Mode(entry));
+            File.SetLastWriteTimeUtc(path, entry.ModificationTime.UtcDateTime);
+            ApplyOwner(entry, path);
+        }
+
+        internal void ApplyOwner(TarEntry entry, string path)
+        {
+            if (Options.RestoreOwnership && FileSystemNative.IsRoot && entry is PosixTarEntry posix)
+            {
+                FileSystemNative.SetOwner(path, posix.Uid, posix.Gid);
+            }
+        }
+
+        /// <summary>Folder modes and times last, deepest first, so a read-only folder does not block its children.</summary>
+        internal void ApplyDirectoryMetadata()
+        {
+            foreach (var (path, entry) in Directories.OrderByDescending(d => d.Path.Length))
+            {
+                ApplyOwner(entry, path);
+                File.SetUnixFileMode(path, Mode(entry) | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+                Directory.SetLastWriteTimeUtc(path, entry.ModificationTime.UtcDateTime);
+            }
+        }
+
+        private UnixFileMode Mode(TarEntry entry) => Options.RestoreSetIdBits ? entry.Mode : entry.Mode & ~SetIdBits;
+    }
+}
