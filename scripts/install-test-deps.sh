@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what the test suite needs from Debian's packages: the stock tools the interop tests run
-# (zstd, gzip, tar, sha256sum). Later capabilities add PostgreSQL 15 and Ceph RGW here.
+# (zstd, gzip, tar, sha256sum, bsdtar). Later capabilities add PostgreSQL 15 and Ceph RGW here.
 # Idempotent: installs only what is missing; runs apt-get update at most once.
 set -euo pipefail
 
@@ -9,6 +9,7 @@ command -v zstd >/dev/null 2>&1 || need+=(zstd)
 command -v gzip >/dev/null 2>&1 || need+=(gzip)
 command -v tar >/dev/null 2>&1 || need+=(tar)
 command -v sha256sum >/dev/null 2>&1 || need+=(coreutils)
+command -v bsdtar >/dev/null 2>&1 || need+=(libarchive-tools)
 
 if [ ${#need[@]} -eq 0 ]; then
   echo "install-test-deps: everything present"

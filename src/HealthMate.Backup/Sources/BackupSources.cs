@@ -53,6 +53,14 @@ public static class BackupSources
         });
     }
 
+    /// <summary>Creates a source that backs up folders as one streaming PAX tar (see <see cref="FileTree.FileTreeSourceOptions"/>).
+    /// Restore it with <see cref="RestoreTargets.ToDirectory"/>; an unencrypted one is also a plain tar for GNU tar and bsdtar.</summary>
+    /// <param name="options">The folders, exclusions, size limit and unreadable-file handling.</param>
+    /// <param name="kind">The kind (storage folder).</param>
+    /// <returns>The source.</returns>
+    [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
+    public static IBackupSource FromFileTree(FileTree.FileTreeSourceOptions options, string kind = "files") => new FileTree.FileTreeSource(options, kind);
+
     private sealed class DelegateBackupSource(string kind, string name, Func<Stream, BackupContext, CancellationToken, ValueTask> write) : IBackupSource
     {
         public string Kind => kind;

@@ -1,0 +1,276 @@
+using System.Formats.Tar;
+using System.Globalization;
+using System.Runtime.Versioning;
+
+namespace HealthMate.Backup.FileTree;
+
+/// <summary>
+/// Backs up folders as one streaming PAX tar: each root under its own name, folders (empty ones too), regular files,
+/// symbolic links (as links, never followed) and hard links (as links to the first path seen), with mode, mtime and
+/// owner. Counts go to the manifest; skipped and changed paths go to <see cref="FileTreeSourceOptions.OnEvent"/>.
+/// </summary>
+[UnsupportedOSPlatform("windows")]
+internal sealed class FileTreeSource : IBackupSource
+{
+    private readonly FileTreeSourceOptions _options;
+    private readonly (string Name, string Path)[] _roots;
+    private readonly PathFilter _exclude;
+    private readonly PathFilter _include;
+
+    internal FileTreeSource(FileTreeSourceOptions options, string kind)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        if (options.Paths.Count == 0)
+        {
+            throw new ArgumentException("A file-tree backup needs at least one path.", nameof(options));
+        }
+
+        if (options.MaxFileSize is < 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(options), "MaxFileSize must not be negative.");
+        }
+
+        _roots = options.Paths.Select(p => Path.TrimEndingDirectorySeparator(Path.GetFullPath(p))).Select(p => (Path.GetFileName(p), p)).ToArray();
+        var duplicate = _roots.GroupBy(r => r.Name, StringComparer.Ordinal).FirstOrDefault(g => g.Count() > 1 || g.Key.Length == 0);
+        if (duplicate is not null)
+        {
+            throw new ArgumentException($"Each backup path is stored under its last segment, which must be unique and not empty; '{duplicate.Key}' is not.", nameof(options));
+        }
+
+        _options = options;
+        _exclude = new PathFilter(options.Exclude);
+        _include = new PathFilter(options.Include);
+        Kind = kind;
+    }
+
+    public string Kind { get; }
+
+    public string Name => string.Join(", ", _roots.Select(r => r.Name));
+
+    public async ValueTask WriteToAsync(Stream destination, BackupContext context, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(destination);
+        ArgumentNullException.ThrowIfNull(context);
+        var run = new Run(_options);
+        var writer = new TarWriter(destination, TarEntryFormat.Pax, leaveOpen: true);
+        await using (writer.ConfigureAwait(false))
+        {
+            foreach (var (name, path) in _roots)
+            {
+                if (!Directory.Exists(path) || new DirectoryInfo(path).LinkTarget is not null)
+                {
+                    throw new DirectoryNotFoundException($"Backup path '{path}' is not a folder.");
+                }
+
+                await WriteDirectoryAsync(writer, run, path, name, relative: string.Empty, cancellationToken).ConfigureAwait(false);
+            }
+        }
+
+        run.Record(context);
+    }
+
+    private async Task WriteDirectoryAsync(TarWriter writer, Run run, string path, string entryName, string relative, CancellationToken cancellationToken)
+    {
+        FileSystemInfo[] children;
+        try
+        {
+            children = new DirectoryInfo(path).GetFileSystemInfos();
+        }
+        catch (Exception ex) when (ex is UnauthorizedAccessException or IOException)
+        {
+            run.Unreadable(entryName + "/", ex, _options);
+            return;
+        }
+
+        await writer.WriteEntryAsync(run.Entry(TarEntryType.Directory, entryName + "/", path), cancellationToken).ConfigureAwait(false);
+        run.Directories++;
+        foreach (var child in children.OrderBy(c => c.Name, StringComparer.Ordinal))
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            var childRelative = relative.Length == 0 ? child.Name : $"{relative}/{child.Name}";
+            var childEntry = $"{entryName}/{child.Name}";
+            if (_exclude.Matches(childRelative))
+            {
+                run.Excluded++;
+                continue;
+            }
+
+            if (child.LinkTarget is { } target)
+            {
+                if (_include.IsEmpty || _include.Matches(childRelative))
+                {
+                    var link = run.Entry(TarEntryType.SymbolicLink, childEntry, child.FullName);
+                    link.LinkName = target;
+                    await writer.WriteEntryAsync(link, cancellationToken).ConfigureAwait(false);
+                    run.SymbolicLinks++;
+                }
+
+                continue;
+            }
+
+            if (child is DirectoryInfo)
+            {
+                await WriteDirectoryAsync(writer, run, child.FullName, childEntry, childRelative, cancellationToken).ConfigureAwait(false);
+                continue;
+            }
+
+            if (!_include.IsEmpty && !_include.Matches(childRelative))
+            {
+                run.Excluded++;
+                continue;
+            }
+
+            await WriteFileAsync(writer, run, child.FullName, childEntry, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    private async Task WriteFileAsync(TarWriter writer, Run run, string path, string entryName, CancellationToken cancellationToken)
+    {
+        var hasStatus = FileStatus.TryGet(path, out var status);
+        if (hasStatus && !status.IsRegularFile)
+        {
+            run.Event(entryName, FileTreeEventKind.SkippedSpecial, "not a regular file, folder or link");
+            run.SkippedSpecial++;
+            return;
+        }
+
+        if (hasStatus && status.LinkCount > 1 && run.HardLinks.TryGetValue((status.Device, status.Inode), out var first))
+        {
+            var hardLink = run.Entry(TarEntryType.HardLink, entryName, path);
+            hardLink.LinkName = first;
+            await writer.WriteEntryAsync(hardLink, cancellationToken).ConfigureAwait(false);
+            run.HardLinkCount++;
+            return;
+        }
+
+        for (var attempt = 1; ; attempt++)
+        {
+            var before = new FileInfo(path);
+            if (_options.MaxFileSize is { } max && before.Length > max)
+            {
+                run.Event(entryName, FileTreeEventKind.SkippedTooLarge, $"{before.Length} bytes, over the limit of {max}");
+                run.SkippedTooLarge++;
+                return;
+            }
+
+            FileStream file;
+            try
+            {
+                file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, bufferSize: 0, FileOptions.SequentialScan);
+            }
+            catch (Exception ex) when (ex is UnauthorizedAccessException or IOException)
+            {
+                run.Unreadable(entryName, ex, _options);
+                return;
+            }
+
+            bool changed;
+            await using (file.ConfigureAwait(false))
+            {
+                var data = new FixedLengthReadStream(file, before.Length);
+                var entry = run.Entry(TarEntryType.RegularFile, entryName, path);
+                entry.ModificationTime = before.LastWriteTimeUtc;
+                entry.DataStream = data;
+                await writer.WriteEntryAsync(entry, cancellationToken).ConfigureAwait(false);
+                var after = new FileInfo(path);
+                changed = data.SizeChanged || data.GrewBeyondLength() || after.Length != before.Length || after.LastWriteTimeUtc != before.LastWriteTimeUtc;
+            }
+
+            if (!changed)
+            {
+                run.Files++;
+                run.Bytes += before.Length;
+                if (hasStatus && status.LinkCount > 1)
+                {
+                    run.HardLinks[(status.Device, status.Inode)] = entryName;
+                }
+
+                return;
+            }
+
+            if (attempt == 2)
+            {
+                // Kept as read the second time (a later tar entry for the same path replaces the first on restore).
+                run.Event(entryName, FileTreeEventKind.ChangedWhileReading, "changed during both readings; the second is kept");
+                run.ChangedWhileReading++;
+                run.Files++;
+                run.Bytes += before.Length;
+                return;
+            }
+        }
+    }
+
+    /// <summary>Counts and state of one backup run.</summary>
+    private sealed class Run(FileTreeSourceOptions options)
+    {
+        internal Dictionary<(long Device, long Inode), string> HardLinks { get; } = [];
+
+        internal long Files { get; set; }
+
+        internal long Directories { get; set; }
+
+        internal long SymbolicLinks { get; set; }
+
+        internal long HardLinkCount { get; set; }
+
+        internal long Bytes { get; set; }
+
+        internal long Excluded { get; set; }
+
+        internal long SkippedTooLarge { get; set; }
+
+        internal long SkippedUnreadable { get; set; }
+
+        internal long SkippedSpecial { get; set; }
+
+        internal long ChangedWhileReading { get; set; }
+
+        internal PaxTarEntry Entry(TarEntryType type, string name, string path)
+        {
+            var entry = new PaxTarEntry(type, name);
+            if (FileStatus.TryGet(path, out var status))
+            {
+                entry.Mode = type == TarEntryType.SymbolicLink ? (UnixFileMode)0x1FF : status.Permissions;
+                entry.ModificationTime = status.ModifiedAt;
+                entry.Uid = status.Uid;
+                entry.Gid = status.Gid;
+            }
+            else
+            {
+                var info = new FileInfo(path);
+                entry.ModificationTime = info.LastWriteTimeUtc;
+                entry.Mode = type == TarEntryType.SymbolicLink ? (UnixFileMode)0x1FF : File.GetUnixFileMode(path);
+            }
+
+            return entry;
+        }
+
+        internal void Event(string path, FileTreeEventKind kind, string detail) => options.OnEvent?.Invoke(new FileTreeEvent(path, kind, detail));
+
+        internal void Unreadable(string path, Exception error, FileTreeSourceOptions settings)
+        {
+            if (settings.OnUnreadable == UnreadableFileHandling.Fail)
+            {
+                throw new IOException($"'{path}' cannot be read ({error.GetType().Name}); the backup was stopped because OnUnreadable is Fail.", error);
+            }
+
+            Event(path, FileTreeEventKind.SkippedUnreadable, error.GetType().Name);
+            SkippedUnreadable++;
+        }
+
+        internal void Record(BackupContext context)
+        {
+            void Put(string key, long value) => context.Properties[key] = value.ToString(CultureInfo.InvariantCulture);
+            Put("files.count", Files);
+            Put("files.directories", Directories);
+            Put("files.symlinks", SymbolicLinks);
+            Put("files.hardlinks", HardLinkCount);
+            Put("files.bytes", Bytes);
+            Put("files.excluded", Excluded);
+            Put("files.skipped.too-large", SkippedTooLarge);
+            Put("files.skipped.unreadable", SkippedUnreadable);
+            Put("files.skipped.special", SkippedSpecial);
+            Put("files.changed-while-reading", ChangedWhileReading);
+        }
+    }
+}
