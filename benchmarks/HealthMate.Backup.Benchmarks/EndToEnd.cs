@@ -25,6 +25,11 @@ internal static class EndToEnd
         var corpus = Option(args, "--corpus") ?? "/tmp/hm-corpus/files.tar";
         var repeat = int.Parse(Option(args, "--repeat") ?? "1", CultureInfo.InvariantCulture);
         var work = Option(args, "--work") ?? Path.Combine(Path.GetTempPath(), "hm-e2e");
+        if (Option(args, "--tree") is { } tree)
+        {
+            return await TreeAsync(args, tree, corpus, work);
+        }
+
         if (!File.Exists(corpus))
         {
             Console.Error.WriteLine($"No corpus at {corpus}: run scripts/make-file-corpus.sh first.");
@@ -86,6 +91,50 @@ internal static class EndToEnd
         return 0;
     }
 
+    /// <summary>A folder tree: file-tree backup and restore into a folder, beside tar | zstd and restic on the same folder.</summary>
+    private static async Task<int> TreeAsync(string[] args, string tree, string corpus, string work)
+    {
+        if (Directory.Exists(work))
+        {
+            Directory.Delete(work, recursive: true);
+        }
+
+        Directory.CreateDirectory(work);
+        Environment.SetEnvironmentVariable(KeyVariable, Convert.ToBase64String(RandomNumberGenerator.GetBytes(32)));
+        var files = Directory.GetFiles(tree, "*", new EnumerationOptions { RecurseSubdirectories = true, AttributesToSkip = 0 });
+        var bytes = files.Sum(f => new FileInfo(f).Length);
+        Console.WriteLine($"tree {tree}: {files.Length} files, {bytes / 1048576.0:F0} MiB; {Environment.ProcessorCount} cores; work {work}");
+        string[] common = ["--work", work, "--warmup-corpus", corpus, .. (Option(args, "--warmup-mib") is { } w ? new[] { "--warmup-mib", w } : []), .. args.Where(a => a == "--gc-info")];
+        var rows = new List<string>();
+        var backup = await Self(["phase", "backup-tree", "--tree", tree, .. common]);
+        rows.Add(Row("HealthMate file-tree backup", bytes, backup) + $" {files.Length / backup.Seconds:F0} files/s");
+        var restore = await Self(["phase", "restore-tree", "--id", backup.Id, .. common]);
+        rows.Add(Row("HealthMate restore into a folder (verified)", bytes, restore) + $" {files.Length / restore.Seconds:F0} files/s");
+        Directory.Delete(Path.Combine(work, "restored-tree"), recursive: true);
+        if (!args.Contains("--no-baselines"))
+        {
+            var parent = Path.GetDirectoryName(Path.GetFullPath(tree))!;
+            var name = Path.GetFileName(Path.GetFullPath(tree));
+            rows.Add(Row("tar -c | zstd -T2 -1 > file", bytes, await Tool("bash", "-c", $"tar -cf - -C '{parent}' '{name}' | zstd -q -T2 -1 -c > '{work}/tree.tar.zst'")));
+            rows.Add(Row("zstd -d | tar -x", bytes, await Tool("bash", "-c", $"mkdir -p '{work}/tar-out' && zstd -q -d -c '{work}/tree.tar.zst' | tar -xf - -C '{work}/tar-out' && rm -rf '{work}/tar-out' '{work}/tree.tar.zst'")));
+            if (Which("restic") is not null)
+            {
+                Environment.SetEnvironmentVariable("RESTIC_PASSWORD", "benchmark-only");
+                Environment.SetEnvironmentVariable("RESTIC_REPOSITORY", Path.Combine(work, "restic"));
+                await Tool("restic", "init", "-q");
+                rows.Add(Row("restic 0.14 backup", bytes, await Tool("restic", "backup", "-q", tree)));
+                rows.Add(Row("restic 0.14 backup again, unchanged", bytes, await Tool("restic", "backup", "-q", tree)));
+                rows.Add(Row("restic 0.14 restore", bytes, await Tool("restic", "restore", "latest", "-q", "--target", Path.Combine(work, "restic-restore"))));
+            }
+        }
+
+        Console.WriteLine();
+        Console.WriteLine($"{"run",-60} {"MB/s",6} {"seconds",8} {"CPU s",7} {"peak RSS",10}");
+        rows.ForEach(Console.WriteLine);
+        Directory.Delete(work, recursive: true);
+        return 0;
+    }
+
     private static async Task<int> RunPhaseAsync(string[] args)
     {
         var phase = args[0];
@@ -126,7 +175,20 @@ internal static class EndToEnd
         var cpu = Process.GetCurrentProcess().TotalProcessorTime;
         var clock = Stopwatch.StartNew();
         string id, note = string.Empty;
-        if (phase == "backup")
+        if (phase == "backup-tree")
+        {
+            var options = new HealthMate.Backup.FileTree.FileTreeSourceOptions();
+            options.Paths.Add(Option(args, "--tree")!);
+            var result = await provider.GetRequiredService<IBackupRunner>().RunAsync(BackupSources.FromFileTree(options));
+            id = result.BackupId;
+            note = $"stored {result.Manifest.Data.StoredSize / 1048576.0:F0} MiB, ratio {(double)result.Manifest.Data.PlaintextSize / result.Manifest.Data.StoredSize:F2};";
+        }
+        else if (phase == "restore-tree")
+        {
+            id = Option(args, "--id")!;
+            await provider.GetRequiredService<IRestoreRunner>().RestoreAsync(id, RestoreTargets.ToDirectory(Path.Combine(work, "restored-tree")));
+        }
+        else if (phase == "backup")
         {
             var corpus = Option(args, "--corpus")!;
             var repeat = int.Parse(Option(args, "--repeat")!, CultureInfo.InvariantCulture);

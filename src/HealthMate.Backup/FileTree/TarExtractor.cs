@@ -117,7 +117,7 @@ internal static partial class TarExtractor
                 var file = new FileStream(path, new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write, UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite });
                 await using (file.ConfigureAwait(false))
                 {
-                    var copied = entry.DataStream is { } data ? await CopyCountingAsync(data, file, cancellationToken).ConfigureAwait(false) : 0;
+                    var copied = entry.DataStream is { } data ? await CopyCountingAsync(data, file, state.CopyBuffer, cancellationToken).ConfigureAwait(false) : 0;
                     if (copied != entry.Length)
                     {
                         throw new BackupFormatException($"Archive entry '{entry.Name}' is cut short: {copied} of its {entry.Length} bytes are present.");
@@ -210,9 +210,8 @@ internal static partial class TarExtractor
     [System.Text.RegularExpressions.GeneratedRegex(@"^-?[0-9]{1,30}(\.[0-9]{1,30})?$")]
     private static partial System.Text.RegularExpressions.Regex PaxTime();
 
-    private static async Task<long> CopyCountingAsync(Stream source, Stream destination, CancellationToken cancellationToken)
+    private static async Task<long> CopyCountingAsync(Stream source, Stream destination, byte[] buffer, CancellationToken cancellationToken)
     {
-        var buffer = new byte[1024 * 1024];
         long total = 0;
         int read;
         while ((read = await source.ReadAsync(buffer, cancellationToken).ConfigureAwait(false)) > 0)
@@ -320,6 +319,11 @@ internal static partial class TarExtractor
 
         internal DirectoryRestoreResult Result { get; } = new();
 
+        private readonly HashSet<string> _verifiedFolders = new(StringComparer.Ordinal) { staging };
+
+        /// <summary>One copy buffer for the whole extraction: a tree can hold a hundred thousand files.</summary>
+        internal byte[] CopyBuffer { get; } = new byte[256 * 1024];
+
         internal List<(string Path, TarEntry Entry)> Directories { get; } = [];
 
         internal string? LastEntry { get; set; }
@@ -338,8 +342,15 @@ internal static partial class TarExtractor
         /// <summary>Creates missing parent folders, refusing to pass through a symbolic link or a file.</summary>
         internal void EnsureParents(string entryName, string path)
         {
+            var parent = Path.GetDirectoryName(path)!;
+            if (_verifiedFolders.Contains(parent))
+            {
+                return;
+            }
+
             EnsureNoSymbolicLinkOnTheWay(entryName, path);
-            Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+            Directory.CreateDirectory(parent);
+            _verifiedFolders.Add(parent);
         }
 
         internal void EnsureNoSymbolicLinkOnTheWay(string entryName, string path)
@@ -354,6 +365,12 @@ internal static partial class TarExtractor
             foreach (var segment in relative.Split(Path.DirectorySeparatorChar))
             {
                 current = Path.Combine(current, segment);
+                if (_verifiedFolders.Contains(current))
+                {
+                    // Verified as a real folder earlier: the staging folder is private, and no entry replaces a folder.
+                    continue;
+                }
+
                 var info = new FileInfo(current);
                 if (info.LinkTarget is { } linkTarget)
                 {
@@ -363,6 +380,11 @@ internal static partial class TarExtractor
                 if (info.Exists)
                 {
                     throw new UnsafeArchiveEntryException(entryName, $"'{Path.GetRelativePath(staging, current)}' is a file, not a folder");
+                }
+
+                if (Directory.Exists(current))
+                {
+                    _verifiedFolders.Add(current);
                 }
             }
         }
