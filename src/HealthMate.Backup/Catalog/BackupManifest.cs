@@ -41,6 +41,10 @@ public sealed record BackupManifest
 
     /// <summary>Gets where the data is and its sizes and checksums.</summary>
     public required ManifestData Data { get; init; }
+
+    /// <summary>Gets the companion objects stored beside the data (such as a file backup's <c>index</c>), by name;
+    /// each is compressed and encrypted like the data and has its own sizes and checksums.</summary>
+    public IReadOnlyDictionary<string, ManifestData>? Objects { get; init; }
 }
 
 /// <summary>How a backup's data was compressed and encrypted.</summary>

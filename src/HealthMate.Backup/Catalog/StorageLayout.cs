@@ -26,6 +26,10 @@ internal sealed class StorageLayout
     /// <summary>The data key without the prefix, as the manifest records it, so a store copied under another prefix still restores.</summary>
     internal static string RelativeDataKey(string kind, string backupId) => $"backups/{kind}/{backupId}/{DataName}";
 
+    internal string ObjectKey(string kind, string backupId, string name) => Prefix + RelativeObjectKey(kind, backupId, name);
+
+    internal static string RelativeObjectKey(string kind, string backupId, string name) => $"backups/{kind}/{backupId}/{name}";
+
     internal string ManifestKey(string kind, string backupId) => $"{BackupsPrefix}{kind}/{backupId}/{ManifestName}";
 
     /// <summary>Parses <c>{prefix}backups/{kind}/{id}/manifest.json</c>.</summary>

@@ -11,7 +11,7 @@ using Microsoft.Extensions.Logging;
 namespace HealthMate.Backup.Pipeline;
 
 /// <summary>Coordinates one backup: runs the source into a pipe, the stages over it, stores the result, commits the manifest.</summary>
-internal sealed class BackupRunner(BackupEnvironment environment) : IBackupRunner
+internal sealed class BackupRunner(BackupEnvironment environment, RestoreRunner restoreRunner) : IBackupRunner
 {
     private const int SourcePipeThreshold = 4 * 1024 * 1024;
     private readonly ILogger _logger = environment.LoggerFactory.CreateLogger<BackupRunner>();
@@ -25,7 +25,7 @@ internal sealed class BackupRunner(BackupEnvironment environment) : IBackupRunne
             throw new ArgumentException($"Source kind '{source.Kind}' is not valid: use 1 to 32 lower-case letters, digits and '-', starting with a letter.", nameof(source));
         }
 
-        await ValidateParentAsync(source.Kind, request, cancellationToken).ConfigureAwait(false);
+        var parent = await ValidateParentAsync(source.Kind, request, cancellationToken).ConfigureAwait(false);
 
         var options = environment.Options;
         var time = environment.TimeProvider;
@@ -40,6 +40,12 @@ internal sealed class BackupRunner(BackupEnvironment environment) : IBackupRunne
         var compressor = CompressorFactory.Create(options.Compression.EffectiveAlgorithm, options.Compression.Level, options.Compression.ZstdFrameChecksums);
         using var session = options.Encryption.Enabled ? environment.CreateEncryptor().BeginEncryption() : null;
         var context = new BackupContext(backupId, request.Type, request.ParentId);
+        if (parent is not null)
+        {
+            context.ReadParentObjectAsync = async (name, token) => await restoreRunner.ReadObjectAsync(parent, name, token).ConfigureAwait(false);
+        }
+
+        var storedKeys = new List<string>();
         var dataKey = environment.Layout.DataKey(source.Kind, backupId);
         using var cancellation = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         var pipe = new Pipe(new PipeOptions(pauseWriterThreshold: SourcePipeThreshold, resumeWriterThreshold: SourcePipeThreshold / 2, minimumSegmentSize: 128 * 1024, useSynchronizationContext: false));
@@ -49,6 +55,8 @@ internal sealed class BackupRunner(BackupEnvironment environment) : IBackupRunne
         {
             var (data, plaintextSha256, storedSha256) = await StoreAsync(pipe.Reader, sourceTask, compressor, session, dataKey, reporter, cancellation.Token).ConfigureAwait(false);
             dataCommitted = true;
+            storedKeys.Add(dataKey);
+            var objects = await StoreObjectsAsync(context, source.Kind, backupId, compressor, storedKeys, cancellation.Token).ConfigureAwait(false);
             var manifest = new BackupManifest
             {
                 BackupId = backupId,
@@ -77,6 +85,7 @@ internal sealed class BackupRunner(BackupEnvironment environment) : IBackupRunne
                     PlaintextSize = reporter.BytesRead,
                     PlaintextSha256 = plaintextSha256,
                 },
+                Objects = objects,
             };
 
             await WriteManifestAsync(manifest, cancellation.Token).ConfigureAwait(false);
@@ -94,7 +103,10 @@ internal sealed class BackupRunner(BackupEnvironment environment) : IBackupRunne
             await ObserveAsync(sourceTask).ConfigureAwait(false);
             if (dataCommitted)
             {
-                await DeleteQuietlyAsync(dataKey, backupId).ConfigureAwait(false);
+                foreach (var key in storedKeys)
+                {
+                    await DeleteQuietlyAsync(key, backupId).ConfigureAwait(false);
+                }
             }
 
             var cancelled = ex is OperationCanceledException && cancellationToken.IsCancellationRequested;
@@ -243,7 +255,52 @@ internal sealed class BackupRunner(BackupEnvironment environment) : IBackupRunne
         }
     }
 
-    private async Task ValidateParentAsync(string kind, BackupRequest request, CancellationToken cancellationToken)
+    /// <summary>Stores the source's companion objects through the same pipeline, each with its own encryption session.</summary>
+    private async Task<IReadOnlyDictionary<string, ManifestData>?> StoreObjectsAsync(BackupContext context, string kind, string backupId, ICompressor compressor, List<string> storedKeys, CancellationToken cancellationToken)
+    {
+        if (context.Objects.Count == 0)
+        {
+            return null;
+        }
+
+        var result = new SortedDictionary<string, ManifestData>(StringComparer.Ordinal);
+        foreach (var (name, content) in context.Objects)
+        {
+            var key = environment.Layout.ObjectKey(kind, backupId, name);
+            using var session = environment.Options.Encryption.Enabled ? environment.CreateEncryptor().BeginEncryption() : null;
+            var pipe = new Pipe(new PipeOptions(pauseWriterThreshold: SourcePipeThreshold, resumeWriterThreshold: SourcePipeThreshold / 2, useSynchronizationContext: false));
+            var writing = WriteBytesAsync(pipe.Writer, content, cancellationToken);
+            var (info, plaintextSha256, storedSha256) = await StoreAsync(pipe.Reader, writing, compressor, session, key, new ProgressReporter(null, environment.TimeProvider), cancellationToken).ConfigureAwait(false);
+            storedKeys.Add(key);
+            result[name] = new ManifestData
+            {
+                Key = StorageLayout.RelativeObjectKey(kind, backupId, name),
+                StoredSize = info.Size,
+                StoredSha256 = storedSha256,
+                PlaintextSize = content.Length,
+                PlaintextSha256 = plaintextSha256,
+            };
+        }
+
+        return result;
+    }
+
+    private static async Task WriteBytesAsync(PipeWriter writer, ReadOnlyMemory<byte> content, CancellationToken cancellationToken)
+    {
+        await Task.Yield();
+        try
+        {
+            await writer.WriteAsync(content, cancellationToken).ConfigureAwait(false);
+            await writer.CompleteAsync().ConfigureAwait(false);
+        }
+        catch (Exception ex)
+        {
+            // Boundary: the error travels down the pipe to the stage reading it.
+            await writer.CompleteAsync(StageFailure.Tag(PipelineStage.Source, ex)).ConfigureAwait(false);
+        }
+    }
+
+    private async Task<BackupManifest?> ValidateParentAsync(string kind, BackupRequest request, CancellationToken cancellationToken)
     {
         if (!Enum.IsDefined(request.Type))
         {
@@ -257,7 +314,7 @@ internal sealed class BackupRunner(BackupEnvironment environment) : IBackupRunne
                 throw new ArgumentException("A full backup has no parent; leave ParentId unset.", nameof(request));
             }
 
-            return;
+            return null;
         }
 
         if (request.ParentId is null)
@@ -271,6 +328,13 @@ internal sealed class BackupRunner(BackupEnvironment environment) : IBackupRunne
         {
             throw new ArgumentException($"Parent backup {request.ParentId} is of kind '{parent.Kind}', not '{kind}'.", nameof(request));
         }
+
+        if (request.Type == BackupType.Differential && parent.Type != BackupType.Full)
+        {
+            throw new ArgumentException($"A differential backup builds on a full backup; {request.ParentId} is {parent.Type.ToString().ToLowerInvariant()}.", nameof(request));
+        }
+
+        return parent;
     }
 
     private async Task DeleteQuietlyAsync(string dataKey, string backupId)

@@ -51,8 +51,10 @@ internal sealed class RestoreRunner(BackupEnvironment environment) : IRestoreRun
     }
 
     /// <summary>Runs the restore pipeline into a target. Shared with full verification.</summary>
-    internal async Task<long> RestoreCoreAsync(BackupManifest manifest, IRestoreTarget target, ProgressReporter reporter, CancellationToken cancellationToken)
+    internal async Task<long> RestoreCoreAsync(BackupManifest manifest, IRestoreTarget target, ProgressReporter reporter, CancellationToken cancellationToken, string objectName = StorageLayout.DataName)
     {
+        var descriptor = objectName == StorageLayout.DataName ? manifest.Data
+            : manifest.Objects?.GetValueOrDefault(objectName) ?? throw new BackupFormatException($"Backup {manifest.BackupId} has no '{objectName}' object.");
         var compressor = CompressorFactory.ForReading(manifest.Pipeline.Compression);
         var encrypted = manifest.Pipeline.Encryption switch
         {
@@ -75,7 +77,7 @@ internal sealed class RestoreRunner(BackupEnvironment environment) : IRestoreRun
         Stream stored;
         try
         {
-            stored = await environment.Storage.OpenReadAsync(environment.Layout.DataKey(manifest.Kind, manifest.BackupId), null, token).ConfigureAwait(false);
+            stored = await environment.Storage.OpenReadAsync(environment.Layout.ObjectKey(manifest.Kind, manifest.BackupId, objectName), null, token).ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is not OperationCanceledException)
         {
@@ -83,7 +85,7 @@ internal sealed class RestoreRunner(BackupEnvironment environment) : IRestoreRun
         }
 
         var reader = PipeReader.Create(stored, new StreamPipeReaderOptions(bufferSize: ReadBufferSize, minimumReadSize: ReadBufferSize / 4, leaveOpen: false));
-        using var check = new StoredObjectCheck(manifest.BackupId, manifest.Data.StoredSize, manifest.Data.StoredSha256);
+        using var check = new StoredObjectCheck(manifest.BackupId, descriptor.StoredSize, descriptor.StoredSha256);
         using var holder = new RestoreStages.DecryptionHolder();
         var parallelism = environment.Parallelism;
         var pool = new ChunkPool();
@@ -93,8 +95,8 @@ internal sealed class RestoreRunner(BackupEnvironment environment) : IRestoreRun
         var maxInputChunk = encrypted ? manifest.Pipeline.SegmentSize ?? StreamingAeadConstants.MaxSegmentSize : ReadBufferSize;
         var plaintext = RestoreStages.DecompressAsync(compressedStream, compressor, manifest.Pipeline.CompressionBlockSize, maxInputChunk, parallelism, pool, token);
 
-        var context = new RestoreContext(manifest.BackupId, manifest.Kind, manifest.Data.PlaintextSize, manifest.Properties);
-        var content = new ChunkSequenceStream(VerifyPlaintextAsync(plaintext, manifest, reporter, token), token);
+        var context = new RestoreContext(manifest.BackupId, manifest.Kind, descriptor.PlaintextSize, manifest.Properties);
+        var content = new ChunkSequenceStream(VerifyPlaintextAsync(plaintext, manifest.BackupId, descriptor, reporter, token), token);
         try
         {
             await using (content.ConfigureAwait(false))
@@ -122,7 +124,7 @@ internal sealed class RestoreRunner(BackupEnvironment environment) : IRestoreRun
 
     /// <summary>Hashes and counts the plaintext; the sequence ends only after size and SHA-256 match the manifest,
     /// so a target never sees a clean end of unverified data.</summary>
-    private static async IAsyncEnumerable<Chunk> VerifyPlaintextAsync(IAsyncEnumerable<Chunk> plaintext, BackupManifest manifest, ProgressReporter reporter, [EnumeratorCancellation] CancellationToken cancellationToken)
+    private static async IAsyncEnumerable<Chunk> VerifyPlaintextAsync(IAsyncEnumerable<Chunk> plaintext, string backupId, ManifestData descriptor, ProgressReporter reporter, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
         using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
         long written = 0;
@@ -130,26 +132,34 @@ internal sealed class RestoreRunner(BackupEnvironment environment) : IRestoreRun
         {
             hash.AppendData(chunk.Span);
             written += chunk.Length;
-            if (written > manifest.Data.PlaintextSize)
+            if (written > descriptor.PlaintextSize)
             {
                 chunk.Return();
-                throw new ChecksumMismatchException($"the restored size of backup {manifest.BackupId}", $"{manifest.Data.PlaintextSize} bytes", $"more than {manifest.Data.PlaintextSize} bytes");
+                throw new ChecksumMismatchException($"the restored size of backup {backupId}", $"{descriptor.PlaintextSize} bytes", $"more than {descriptor.PlaintextSize} bytes");
             }
 
             reporter.AddWritten(PipelineStage.Target, chunk.Length);
             yield return chunk;
         }
 
-        if (written != manifest.Data.PlaintextSize)
+        if (written != descriptor.PlaintextSize)
         {
-            throw new ChecksumMismatchException($"the restored size of backup {manifest.BackupId}", $"{manifest.Data.PlaintextSize} bytes", $"{written} bytes");
+            throw new ChecksumMismatchException($"the restored size of backup {backupId}", $"{descriptor.PlaintextSize} bytes", $"{written} bytes");
         }
 
         var actual = Convert.ToHexStringLower(hash.GetHashAndReset());
-        if (!string.Equals(actual, manifest.Data.PlaintextSha256, StringComparison.Ordinal))
+        if (!string.Equals(actual, descriptor.PlaintextSha256, StringComparison.Ordinal))
         {
-            throw new ChecksumMismatchException($"the restored bytes of backup {manifest.BackupId}", manifest.Data.PlaintextSha256, actual);
+            throw new ChecksumMismatchException($"the restored bytes of backup {backupId}", descriptor.PlaintextSha256, actual);
         }
+    }
+
+    /// <summary>Reads a small companion object (an index) into memory, verified like any restore.</summary>
+    internal async Task<byte[]> ReadObjectAsync(BackupManifest manifest, string objectName, CancellationToken cancellationToken)
+    {
+        using var buffer = new MemoryStream();
+        await RestoreCoreAsync(manifest, RestoreTargets.ToStream(buffer), new ProgressReporter(null, environment.TimeProvider), cancellationToken, objectName).ConfigureAwait(false);
+        return buffer.ToArray();
     }
 
     private static async Task RunTargetAsync(IRestoreTarget target, ChunkSequenceStream content, RestoreContext context, CancellationToken cancellationToken)

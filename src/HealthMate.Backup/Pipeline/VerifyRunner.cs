@@ -28,13 +28,16 @@ internal sealed class VerifyRunner(BackupEnvironment environment, RestoreRunner 
         {
             var manifest = await environment.Catalog.GetAsync(backupId, cancellationToken).ConfigureAwait(false);
             kind = manifest.Kind;
-            if (level == VerificationLevel.Checksum)
+            foreach (var (name, descriptor) in ObjectsOf(manifest))
             {
-                await VerifyChecksumAsync(manifest, reporter, cancellationToken).ConfigureAwait(false);
-            }
-            else
-            {
-                await restoreRunner.RestoreCoreAsync(manifest, DiscardingTarget.Instance, reporter, cancellationToken).ConfigureAwait(false);
+                if (level == VerificationLevel.Checksum)
+                {
+                    await VerifyChecksumAsync(manifest, name, descriptor, reporter, cancellationToken).ConfigureAwait(false);
+                }
+                else
+                {
+                    await restoreRunner.RestoreCoreAsync(manifest, DiscardingTarget.Instance, reporter, cancellationToken, name).ConfigureAwait(false);
+                }
             }
         }
         catch (BackupIntegrityException ex)
@@ -56,10 +59,13 @@ internal sealed class VerifyRunner(BackupEnvironment environment, RestoreRunner 
         return new VerificationResult(backupId, level, failure, reporter.BytesRead, reporter.Elapsed);
     }
 
-    private async Task VerifyChecksumAsync(BackupManifest manifest, ProgressReporter reporter, CancellationToken cancellationToken)
+    private static IEnumerable<(string Name, ManifestData Descriptor)> ObjectsOf(BackupManifest manifest) =>
+        new[] { (StorageLayout.DataName, manifest.Data) }.Concat((manifest.Objects ?? new Dictionary<string, ManifestData>()).Select(o => (o.Key, o.Value)));
+
+    private async Task VerifyChecksumAsync(BackupManifest manifest, string name, ManifestData descriptor, ProgressReporter reporter, CancellationToken cancellationToken)
     {
-        using var check = new StoredObjectCheck(manifest.BackupId, manifest.Data.StoredSize, manifest.Data.StoredSha256);
-        var stream = await environment.Storage.OpenReadAsync(environment.Layout.DataKey(manifest.Kind, manifest.BackupId), null, cancellationToken).ConfigureAwait(false);
+        using var check = new StoredObjectCheck(manifest.BackupId, descriptor.StoredSize, descriptor.StoredSha256);
+        var stream = await environment.Storage.OpenReadAsync(environment.Layout.ObjectKey(manifest.Kind, manifest.BackupId, name), null, cancellationToken).ConfigureAwait(false);
         await using (stream.ConfigureAwait(false))
         {
             var buffer = ArrayPool<byte>.Shared.Rent(BufferSize);
