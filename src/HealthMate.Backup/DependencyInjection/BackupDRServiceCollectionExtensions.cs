@@ -99,6 +99,10 @@ public static class BackupDRServiceCollectionExtensions
         services.TryAddSingleton<IBackupRunner, BackupRunner>();
         services.TryAddSingleton<IRestoreRunner>(sp => sp.GetRequiredService<RestoreRunner>());
         services.TryAddSingleton<IVerifyRunner, VerifyRunner>();
+        if (!OperatingSystem.IsWindows())
+        {
+            services.TryAddSingleton<HealthMate.Backup.FileTree.IFileTreeRestoreRunner, HealthMate.Backup.FileTree.FileTreeRestoreRunner>();
+        }
     }
 
     /// <summary>Marks that the core services were added, so a second call adds nothing twice.</summary>

@@ -51,7 +51,13 @@ internal sealed class FileTreeSource : IBackupSource
     {
         ArgumentNullException.ThrowIfNull(destination);
         ArgumentNullException.ThrowIfNull(context);
-        var run = new Run(_options);
+        var run = new Run(_options, context.BackupId);
+        if (context.Type != BackupType.Full)
+        {
+            var reader = context.ReadParentObjectAsync ?? throw new InvalidOperationException($"A {context.Type} file backup needs its parent's index, but none can be read.");
+            run.Parent = FileIndex.Read(await reader(FileIndex.ObjectName, cancellationToken).ConfigureAwait(false));
+        }
+
         var writer = new TarWriter(destination, TarEntryFormat.Pax, leaveOpen: true);
         await using (writer.ConfigureAwait(false))
         {
@@ -67,6 +73,7 @@ internal sealed class FileTreeSource : IBackupSource
         }
 
         run.Record(context);
+        context.AttachObject(FileIndex.ObjectName, FileIndex.Write(run.Index));
     }
 
     private async Task WriteDirectoryAsync(TarWriter writer, Run run, string path, string entryName, string relative, CancellationToken cancellationToken)
@@ -82,7 +89,9 @@ internal sealed class FileTreeSource : IBackupSource
             return;
         }
 
-        await writer.WriteEntryAsync(run.Entry(TarEntryType.Directory, entryName + "/", path), cancellationToken).ConfigureAwait(false);
+        var directoryEntry = run.Entry(TarEntryType.Directory, entryName + "/", path);
+        await writer.WriteEntryAsync(directoryEntry, cancellationToken).ConfigureAwait(false);
+        run.AddToIndex(directoryEntry, entryName, FileIndexEntry.Directory, path);
         run.Directories++;
         foreach (var child in children.OrderBy(c => c.Name, StringComparer.Ordinal))
         {
@@ -102,6 +111,7 @@ internal sealed class FileTreeSource : IBackupSource
                     var link = run.Entry(TarEntryType.SymbolicLink, childEntry, child.FullName);
                     link.LinkName = target;
                     await writer.WriteEntryAsync(link, cancellationToken).ConfigureAwait(false);
+                    run.AddToIndex(link, childEntry, FileIndexEntry.SymbolicLink, child.FullName, target: target);
                     run.SymbolicLinks++;
                 }
 
@@ -139,7 +149,23 @@ internal sealed class FileTreeSource : IBackupSource
             var hardLink = run.Entry(TarEntryType.HardLink, entryName, path);
             hardLink.LinkName = first;
             await writer.WriteEntryAsync(hardLink, cancellationToken).ConfigureAwait(false);
+            run.AddToIndex(hardLink, entryName, FileIndexEntry.HardLink, path, target: first);
             run.HardLinkCount++;
+            return;
+        }
+
+        if (hasStatus && run.Parent?.GetValueOrDefault(entryName) is { Type: FileIndexEntry.File } previous && Unchanged(previous, status) && (!_options.CompareContent || await SameContentAsync(path, previous, cancellationToken).ConfigureAwait(false)))
+        {
+            // Unchanged since the parent: its bytes stay where they are; the index points there.
+            run.Index.Add(previous);
+            run.Unchanged++;
+            run.Files++;
+            run.Bytes += previous.Size;
+            if (status.LinkCount > 1)
+            {
+                run.HardLinks[(status.Device, status.Inode)] = entryName;
+            }
+
             return;
         }
 
@@ -165,15 +191,22 @@ internal sealed class FileTreeSource : IBackupSource
             }
 
             bool changed;
+            PaxTarEntry entry;
+            string sha256;
             await using (file.ConfigureAwait(false))
             {
-                var data = new FixedLengthReadStream(file, before.Length);
-                var entry = run.Entry(TarEntryType.RegularFile, entryName, path);
-                entry.ModificationTime = before.LastWriteTimeUtc;
+                using var data = new FixedLengthReadStream(file, before.Length);
+                entry = run.Entry(TarEntryType.RegularFile, entryName, path);
                 entry.DataStream = data;
                 await writer.WriteEntryAsync(entry, cancellationToken).ConfigureAwait(false);
+                sha256 = data.Sha256Hex();
                 var after = new FileInfo(path);
                 changed = data.SizeChanged || data.GrewBeyondLength() || after.Length != before.Length || after.LastWriteTimeUtc != before.LastWriteTimeUtc;
+            }
+
+            if (!changed || attempt == 2)
+            {
+                run.AddToIndex(entry, entryName, FileIndexEntry.File, path, size: before.Length, sha256: sha256);
             }
 
             if (!changed)
@@ -200,9 +233,51 @@ internal sealed class FileTreeSource : IBackupSource
         }
     }
 
-    /// <summary>Counts and state of one backup run.</summary>
-    private sealed class Run(FileTreeSourceOptions options)
+    /// <summary>Same size, times, device and inode: ctime moves with every write, chmod, chown and rename.</summary>
+    private static bool Unchanged(FileIndexEntry previous, FileStatus status) =>
+        previous.Size == status.Size && previous.Mtime == status.ModifiedAt.UtcTicks && previous.Ctime == status.ChangedAt.UtcTicks
+        && previous.Inode == status.Inode && previous.Device == status.Device;
+
+    private static async Task<bool> SameContentAsync(string path, FileIndexEntry previous, CancellationToken cancellationToken)
     {
+        var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, bufferSize: 0, FileOptions.SequentialScan);
+        await using (file.ConfigureAwait(false))
+        {
+            var hash = await System.Security.Cryptography.SHA256.HashDataAsync(file, cancellationToken).ConfigureAwait(false);
+            return string.Equals(Convert.ToHexStringLower(hash), previous.Sha256, StringComparison.Ordinal);
+        }
+    }
+
+    /// <summary>Counts and state of one backup run.</summary>
+    private sealed class Run(FileTreeSourceOptions options, string backupId)
+    {
+        internal Dictionary<string, FileIndexEntry>? Parent { get; set; }
+
+        internal List<FileIndexEntry> Index { get; } = [];
+
+        internal long Unchanged { get; set; }
+
+        internal void AddToIndex(PaxTarEntry entry, string path, string type, string filePath, string? target = null, long size = 0, string? sha256 = null)
+        {
+            FileStatus.TryGet(filePath, out var status);
+            Index.Add(new FileIndexEntry
+            {
+                Path = path,
+                Type = type,
+                Size = size,
+                Mtime = entry.ModificationTime.UtcTicks,
+                Mode = (int)entry.Mode,
+                Uid = entry.Uid,
+                Gid = entry.Gid,
+                Target = target,
+                Sha256 = sha256,
+                Holder = type == FileIndexEntry.File ? backupId : null,
+                Device = status.Device,
+                Inode = status.Inode,
+                Ctime = status.ChangedAt.UtcTicks,
+            });
+        }
+
         internal Dictionary<(long Device, long Inode), string> HardLinks { get; } = [];
 
         internal long Files { get; set; }
@@ -271,6 +346,7 @@ internal sealed class FileTreeSource : IBackupSource
             Put("files.skipped.unreadable", SkippedUnreadable);
             Put("files.skipped.special", SkippedSpecial);
             Put("files.changed-while-reading", ChangedWhileReading);
+            Put("files.unchanged", Unchanged);
         }
     }
 }

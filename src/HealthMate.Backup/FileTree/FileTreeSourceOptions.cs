@@ -22,6 +22,11 @@ public sealed class FileTreeSourceOptions
     /// <value>The default value is <see cref="UnreadableFileHandling.Skip"/>: it is skipped and reported.</value>
     public UnreadableFileHandling OnUnreadable { get; set; } = UnreadableFileHandling.Skip;
 
+    /// <summary>Gets or sets a value indicating whether an incremental or differential backup also compares the content
+    /// of files whose size, times and inode are unchanged (reading them all); otherwise those are taken as unchanged.</summary>
+    /// <value>The default value is <see langword="false"/>.</value>
+    public bool CompareContent { get; set; }
+
     /// <summary>Gets or sets a callback told of every file skipped or found changing while it was read. Paths are
     /// reported here, never in the (unencrypted) manifest, which only counts them.</summary>
     public Action<FileTreeEvent>? OnEvent { get; set; }

@@ -8,7 +8,11 @@ namespace HealthMate.Backup.FileTree;
 internal sealed class FixedLengthReadStream(Stream inner, long length) : Stream
 {
     private readonly long _length = length;
+    private readonly System.Security.Cryptography.IncrementalHash _hash = System.Security.Cryptography.IncrementalHash.CreateHash(System.Security.Cryptography.HashAlgorithmName.SHA256);
     private long _position;
+
+    /// <summary>Gets the SHA-256 (hex) of the bytes this stream returned, once it has been read to its end.</summary>
+    internal string Sha256Hex() => Convert.ToHexStringLower(_hash.GetHashAndReset());
 
     internal bool SizeChanged { get; private set; }
 
@@ -89,7 +93,18 @@ internal sealed class FixedLengthReadStream(Stream inner, long length) : Stream
             read = wanted;
         }
 
+        _hash.AppendData(buffer[..read]);
         _position += read;
         return read;
+    }
+
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing)
+        {
+            _hash.Dispose();
+        }
+
+        base.Dispose(disposing);
     }
 }

@@ -17,51 +17,101 @@ internal static partial class TarExtractor
 
     internal static async Task<DirectoryRestoreResult> ExtractAsync(Stream archive, string target, DirectoryRestoreOptions options, CancellationToken cancellationToken)
     {
-        var targetPath = Path.TrimEndingDirectorySeparator(Path.GetFullPath(target));
-        var parent = Path.GetDirectoryName(targetPath) ?? throw new ArgumentException("The restore target cannot be a file system root.", nameof(target));
-        if (Directory.Exists(targetPath) && Directory.EnumerateFileSystemEntries(targetPath).Any() && !options.Overwrite)
+        using var session = Session.Begin(target, options);
+        await session.ExtractAsync(archive, filter: null, cancellationToken).ConfigureAwait(false);
+        return session.Commit();
+    }
+
+    /// <summary>
+    /// One restore into a folder, possibly from several archives (a backup chain): each archive is extracted into the
+    /// same staging folder, read to its end, and the whole tree is moved into place once, by <see cref="Commit"/>.
+    /// Disposing an uncommitted session removes the staging folder.
+    /// </summary>
+    internal sealed class Session : IDisposable
+    {
+        private readonly string _target;
+        private readonly string _staging;
+        private readonly State _state;
+        private readonly List<string> _written = [];
+
+        private Session(string target, string staging, DirectoryRestoreOptions options)
         {
-            throw new DirectoryRestoreException($"The restore target '{targetPath}' is not empty; restore into an empty folder or allow overwriting.", [], null);
+            _target = target;
+            _staging = staging;
+            _state = new State(staging, options);
         }
 
-        if (File.Exists(targetPath) || new FileInfo(targetPath).LinkTarget is not null)
+        internal static Session Begin(string target, DirectoryRestoreOptions options)
         {
-            throw new DirectoryRestoreException($"The restore target '{targetPath}' is a file or a symbolic link, not a folder.", [], null);
-        }
-
-        Directory.CreateDirectory(parent);
-        var staging = Directory.CreateDirectory(Path.Combine(parent, $".{Path.GetFileName(targetPath)}.restoring-{Guid.NewGuid():N}")).FullName;
-        var state = new State(staging, options);
-        var written = new List<string>();
-        try
-        {
-            using (var reader = new TarReader(archive, leaveOpen: true))
+            var targetPath = Path.TrimEndingDirectorySeparator(Path.GetFullPath(target));
+            var parent = Path.GetDirectoryName(targetPath) ?? throw new ArgumentException("The restore target cannot be a file system root.", nameof(target));
+            if (Directory.Exists(targetPath) && Directory.EnumerateFileSystemEntries(targetPath).Any() && !options.Overwrite)
             {
-                while (await NextEntryAsync(reader, state.LastEntry, cancellationToken).ConfigureAwait(false) is { } entry)
+                throw new DirectoryRestoreException($"The restore target '{targetPath}' is not empty; restore into an empty folder or allow overwriting.", [], null);
+            }
+
+            if (File.Exists(targetPath) || new FileInfo(targetPath).LinkTarget is not null)
+            {
+                throw new DirectoryRestoreException($"The restore target '{targetPath}' is a file or a symbolic link, not a folder.", [], null);
+            }
+
+            Directory.CreateDirectory(parent);
+            var staging = Directory.CreateDirectory(Path.Combine(parent, $".{Path.GetFileName(targetPath)}.restoring-{Guid.NewGuid():N}")).FullName;
+            return new Session(targetPath, staging, options);
+        }
+
+        /// <summary>Extracts the entries of one archive that pass <paramref name="filter"/> (relative path, entry), reading it to its end.</summary>
+        internal async Task ExtractAsync(Stream archive, Func<string, TarEntry, bool>? filter, CancellationToken cancellationToken)
+        {
+            try
+            {
+                using (var reader = new TarReader(archive, leaveOpen: true))
                 {
-                    state.LastEntry = entry.Name;
-                    await ExtractEntryAsync(entry, state, cancellationToken).ConfigureAwait(false);
+                    while (await NextEntryAsync(reader, _state.LastEntry, cancellationToken).ConfigureAwait(false) is { } entry)
+                    {
+                        _state.LastEntry = entry.Name;
+                        await ExtractEntryAsync(entry, _state, filter, cancellationToken).ConfigureAwait(false);
+                    }
                 }
-            }
 
-            // Read to the end: the restore pipeline verifies size and SHA-256 there, before it reports the end.
-            await archive.CopyToAsync(Stream.Null, cancellationToken).ConfigureAwait(false);
-            state.ApplyDirectoryMetadata();
-            MoveIntoPlace(staging, targetPath, options.Overwrite, written);
-            return state.Result;
-        }
-        catch (Exception ex) when (ex is not DirectoryRestoreException)
-        {
-            // Boundary: every failure reports what reached the target (usually nothing: it was still staged).
-            var where = written.Count == 0 ? "nothing was written to the target" : $"{written.Count} path(s) were written to the target before the failure";
-            throw new DirectoryRestoreException($"Restore into '{targetPath}' failed ({where}): {ex.Message}", written, ex);
-        }
-        finally
-        {
-            if (Directory.Exists(staging))
-            {
-                Directory.Delete(staging, recursive: true);
+                // Read to the end: the restore pipeline verifies size and SHA-256 there, before it reports the end.
+                await archive.CopyToAsync(Stream.Null, cancellationToken).ConfigureAwait(false);
             }
+            catch (Exception ex) when (ex is not DirectoryRestoreException)
+            {
+                // Boundary: every failure reports what reached the target (nothing: it is still staged).
+                throw Failure(ex);
+            }
+        }
+
+        /// <summary>Applies folder metadata and moves the staged tree into the target.</summary>
+        internal DirectoryRestoreResult Commit()
+        {
+            try
+            {
+                _state.ApplyDirectoryMetadata();
+                MoveIntoPlace(_staging, _target, _state.Options.Overwrite, _written);
+                return _state.Result;
+            }
+            catch (Exception ex) when (ex is not DirectoryRestoreException)
+            {
+                // Boundary: a failure during the merge reports exactly which paths reached the target.
+                throw Failure(ex);
+            }
+        }
+
+        public void Dispose()
+        {
+            if (Directory.Exists(_staging))
+            {
+                Directory.Delete(_staging, recursive: true);
+            }
+        }
+
+        private DirectoryRestoreException Failure(Exception ex)
+        {
+            var where = _written.Count == 0 ? "nothing was written to the target" : $"{_written.Count} path(s) were written to the target before the failure";
+            return new DirectoryRestoreException($"Restore into '{_target}' failed ({where}): {ex.Message}", [.. _written], ex);
         }
     }
 
@@ -78,7 +128,7 @@ internal static partial class TarExtractor
         }
     }
 
-    private static async Task ExtractEntryAsync(TarEntry entry, State state, CancellationToken cancellationToken)
+    private static async Task ExtractEntryAsync(TarEntry entry, State state, Func<string, TarEntry, bool>? filter, CancellationToken cancellationToken)
     {
         ValidatePaxAttributes(entry);
         if (entry.EntryType == TarEntryType.GlobalExtendedAttributes)
@@ -95,6 +145,11 @@ internal static partial class TarExtractor
         if (relative is null)
         {
             return; // the archive's root itself ("." or an empty name)
+        }
+
+        if (filter is not null && !filter(relative, entry))
+        {
+            return;
         }
 
         var isDirectory = entry.EntryType is TarEntryType.Directory or TarEntryType.DirectoryList;
