@@ -11,6 +11,10 @@ public sealed record DirectoryRestoreOptions
     /// the directories above them, are restored. <see langword="null"/> restores everything.</summary>
     public Func<string, bool>? Include { get; init; }
 
+    /// <summary>Gets glob patterns of paths to restore (same syntax as the backup's exclusions: <c>uploads/**</c>,
+    /// <c>**/*.pdf</c>, <c>report.txt</c>); empty restores everything. Combined with <see cref="Include"/> when both are set.</summary>
+    public IReadOnlyList<string> IncludeGlobs { get; init; } = [];
+
     /// <summary>Gets a value indicating whether file ownership is restored when the process may change it (root).</summary>
     /// <value>The default value is <see langword="true"/>.</value>
     public bool RestoreOwnership { get; init; } = true;

@@ -98,6 +98,37 @@ public sealed class FileTreeChainTests
         }
     }
 
+    [Fact]
+    public async Task ChainPoint_SubsetByGlob_AndCompareContent()
+    {
+        var work = Directory.CreateTempSubdirectory("hmb-chain-").FullName;
+        try
+        {
+            var source = Path.Combine(work, "data");
+            Directory.CreateDirectory(Path.Combine(source, "uploads"));
+            Directory.CreateDirectory(Path.Combine(source, "logs"));
+            await File.WriteAllTextAsync(Path.Combine(source, "uploads", "a.pdf"), "a");
+            await File.WriteAllTextAsync(Path.Combine(source, "logs", "b.txt"), "b");
+            using var host = new TestHost();
+            var restorer = host.Services.GetRequiredService<IFileTreeRestoreRunner>();
+            var full = await host.Backups.RunAsync(BackupSources.FromFileTree(Options(source)));
+            await File.WriteAllTextAsync(Path.Combine(source, "uploads", "c.pdf"), "c");
+            var options = Options(source);
+            options.CompareContent = true;
+            var incremental = await host.Backups.RunAsync(BackupSources.FromFileTree(options), new BackupRequest { Type = BackupType.Incremental, ParentId = full.BackupId });
+            Assert.Equal("2", incremental.Manifest.Properties["files.unchanged"]);
+
+            var target = Path.Combine(work, "subset");
+            await restorer.RestoreAsync(incremental.BackupId, target, new DirectoryRestoreOptions { IncludeGlobs = ["data/uploads/**"] });
+
+            Assert.Equal(["data/uploads/a.pdf", "data/uploads/c.pdf"], Directory.GetFiles(target, "*", SearchOption.AllDirectories).Select(f => Path.GetRelativePath(target, f)).Order(StringComparer.Ordinal));
+        }
+        finally
+        {
+            Directory.Delete(work, recursive: true);
+        }
+    }
+
     private static void Mutate(string root, Random random)
     {
         var files = Directory.GetFiles(root, "*", SearchOption.AllDirectories).Where(f => new FileInfo(f).LinkTarget is null).ToList();
