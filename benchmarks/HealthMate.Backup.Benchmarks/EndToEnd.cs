@@ -25,6 +25,11 @@ internal static class EndToEnd
         var corpus = Option(args, "--corpus") ?? "/tmp/hm-corpus/files.tar";
         var repeat = int.Parse(Option(args, "--repeat") ?? "1", CultureInfo.InvariantCulture);
         var work = Option(args, "--work") ?? Path.Combine(Path.GetTempPath(), "hm-e2e");
+        if (Option(args, "--generate-small-files") is { } count)
+        {
+            GenerateSmallFiles(Option(args, "--tree") ?? "/tmp/hm-small", int.Parse(count, CultureInfo.InvariantCulture));
+        }
+
         if (Option(args, "--tree") is { } tree)
         {
             return await TreeAsync(args, tree, corpus, work);
@@ -108,6 +113,8 @@ internal static class EndToEnd
         var rows = new List<string>();
         var backup = await Self(["phase", "backup-tree", "--tree", tree, .. common]);
         rows.Add(Row("HealthMate file-tree backup", bytes, backup) + $" {files.Length / backup.Seconds:F0} files/s");
+        var again = await Self(["phase", "backup-tree", "--tree", tree, "--parent", backup.Id, .. common]);
+        rows.Add(Row("HealthMate backup again, unchanged (incremental)", bytes, again));
         var restore = await Self(["phase", "restore-tree", "--id", backup.Id, .. common]);
         rows.Add(Row("HealthMate restore into a folder (verified)", bytes, restore) + $" {files.Length / restore.Seconds:F0} files/s");
         Directory.Delete(Path.Combine(work, "restored-tree"), recursive: true);
@@ -133,6 +140,35 @@ internal static class EndToEnd
         rows.ForEach(Console.WriteLine);
         Directory.Delete(work, recursive: true);
         return 0;
+    }
+
+    /// <summary>A tree of many small files (1 to 16 KiB of text-like data, 100 per folder), made once.</summary>
+    private static void GenerateSmallFiles(string root, int count)
+    {
+        if (Directory.Exists(root))
+        {
+            return;
+        }
+
+        var random = new Random(42);
+        var words = "patient record dose observation medication embedding note upload "u8.ToArray();
+        var buffer = new byte[16 * 1024];
+        for (var i = 0; i < count; i++)
+        {
+            var folder = Path.Combine(root, $"d{i / 10000:D2}", $"d{i / 100 % 100:D2}");
+            if (i % 100 == 0)
+            {
+                Directory.CreateDirectory(folder);
+            }
+
+            var length = random.Next(1024, buffer.Length);
+            for (var b = 0; b < length; b++)
+            {
+                buffer[b] = random.Next(6) == 0 ? (byte)random.Next(256) : words[(b + i) % words.Length];
+            }
+
+            File.WriteAllBytes(Path.Combine(folder, $"f{i:D6}.txt"), buffer[..length]);
+        }
     }
 
     private static async Task<int> RunPhaseAsync(string[] args)
@@ -179,14 +215,15 @@ internal static class EndToEnd
         {
             var options = new HealthMate.Backup.FileTree.FileTreeSourceOptions();
             options.Paths.Add(Option(args, "--tree")!);
-            var result = await provider.GetRequiredService<IBackupRunner>().RunAsync(BackupSources.FromFileTree(options));
+            var request = Option(args, "--parent") is { } parent ? new BackupRequest { Type = BackupType.Incremental, ParentId = parent } : null;
+            var result = await provider.GetRequiredService<IBackupRunner>().RunAsync(BackupSources.FromFileTree(options), request);
             id = result.BackupId;
             note = $"stored {result.Manifest.Data.StoredSize / 1048576.0:F0} MiB, ratio {(double)result.Manifest.Data.PlaintextSize / result.Manifest.Data.StoredSize:F2};";
         }
         else if (phase == "restore-tree")
         {
             id = Option(args, "--id")!;
-            await provider.GetRequiredService<IRestoreRunner>().RestoreAsync(id, RestoreTargets.ToDirectory(Path.Combine(work, "restored-tree")));
+            await provider.GetRequiredService<HealthMate.Backup.FileTree.IFileTreeRestoreRunner>().RestoreAsync(id, Path.Combine(work, "restored-tree"));
         }
         else if (phase == "backup")
         {

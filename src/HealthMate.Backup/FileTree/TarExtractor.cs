@@ -259,7 +259,7 @@ internal static partial class TarExtractor
     [System.Text.RegularExpressions.GeneratedRegex(@"^-?[0-9]{1,30}(\.[0-9]{1,30})?$")]
     private static partial System.Text.RegularExpressions.Regex PaxTime();
 
-    private static async Task<long> CopyCountingAsync(Stream source, Stream destination, byte[] buffer, CancellationToken cancellationToken)
+    private static async ValueTask<long> CopyCountingAsync(Stream source, Stream destination, byte[] buffer, CancellationToken cancellationToken)
     {
         long total = 0;
         int read;
