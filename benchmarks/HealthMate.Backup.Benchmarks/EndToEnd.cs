@@ -41,13 +41,7 @@ internal static class EndToEnd
             return 2;
         }
 
-        if (Directory.Exists(work))
-        {
-            Directory.Delete(work, recursive: true);
-        }
-
-        Directory.CreateDirectory(work);
-        Environment.SetEnvironmentVariable(KeyVariable, Convert.ToBase64String(RandomNumberGenerator.GetBytes(32)));
+        PrepareWork(work);
         var inputBytes = new FileInfo(corpus).Length * repeat;
         var common = args.Where(a => (a.StartsWith("--no-", StringComparison.Ordinal) && a != "--no-baselines") || a == "--gc-info").Concat(Option(args, "--warmup-mib") is { } w ? ["--warmup-mib", w] : []).Concat(Option(args, "--block-kib") is { } b ? ["--block-kib", b] : []).Concat(Option(args, "--segment-kib") is { } g ? ["--segment-kib", g] : []).Concat(["--work", work, "--level", Option(args, "--level") ?? "1", "--warmup-corpus", corpus]).ToArray();
         Console.WriteLine($"corpus {corpus} x{repeat} = {inputBytes / 1048576.0:F0} MiB; {Environment.ProcessorCount} cores; work {work}; warm-up {Option(args, "--warmup-mib") ?? "1024"} MiB per phase process");
@@ -96,8 +90,8 @@ internal static class EndToEnd
         return 0;
     }
 
-    /// <summary>A folder tree: file-tree backup and restore into a folder, beside tar | zstd and restic on the same folder.</summary>
-    private static async Task<int> TreeAsync(string[] args, string tree, string corpus, string work)
+    /// <summary>Starts from an empty work folder and a fresh benchmark key (random, only in this process tree's environment).</summary>
+    private static void PrepareWork(string work)
     {
         if (Directory.Exists(work))
         {
@@ -106,6 +100,12 @@ internal static class EndToEnd
 
         Directory.CreateDirectory(work);
         Environment.SetEnvironmentVariable(KeyVariable, Convert.ToBase64String(RandomNumberGenerator.GetBytes(32)));
+    }
+
+    /// <summary>A folder tree: file-tree backup and restore into a folder, beside tar | zstd and restic on the same folder.</summary>
+    private static async Task<int> TreeAsync(string[] args, string tree, string corpus, string work)
+    {
+        PrepareWork(work);
         var files = Directory.GetFiles(tree, "*", new EnumerationOptions { RecurseSubdirectories = true, AttributesToSkip = 0 });
         var bytes = files.Sum(f => new FileInfo(f).Length);
         Console.WriteLine($"tree {tree}: {files.Length} files, {bytes / 1048576.0:F0} MiB; {Environment.ProcessorCount} cores; work {work}");

@@ -17,7 +17,7 @@ internal static partial class TarExtractor
         /// <summary>Whether a path is in the requested subset (folders above a selected file are created as needed).</summary>
         internal bool Includes(string relative) => (Options.Include is null || Options.Include(relative)) && (_globs is null || _globs.Matches(relative));
 
-        internal DirectoryRestoreResult Result { get; } = new();
+        internal DirectoryRestoreResult Outcome { get; } = new();
 
         private readonly HashSet<string> _verifiedFolders = new(StringComparer.Ordinal) { staging };
 

@@ -91,7 +91,7 @@ internal static partial class TarExtractor
             {
                 _state.ApplyDirectoryMetadata();
                 MoveIntoPlace(_staging, _target, _state.Options.Overwrite, _written);
-                return _state.Result;
+                return _state.Outcome;
             }
             catch (Exception ex) when (ex is not DirectoryRestoreException)
             {
@@ -174,8 +174,8 @@ internal static partial class TarExtractor
                 }
 
                 state.ApplyMetadata(entry, path);
-                state.Result.Files++;
-                state.Result.Bytes += entry.Length;
+                state.Outcome.Files++;
+                state.Outcome.Bytes += entry.Length;
                 break;
             case TarEntryType.Directory or TarEntryType.DirectoryList:
                 if (File.Exists(path) || new FileInfo(path).LinkTarget is not null)
@@ -185,7 +185,7 @@ internal static partial class TarExtractor
 
                 Directory.CreateDirectory(path);
                 state.Directories.Add((path, entry));
-                state.Result.Directories++;
+                state.Outcome.Directories++;
                 break;
             case TarEntryType.SymbolicLink:
                 if (string.IsNullOrEmpty(entry.LinkName) || entry.LinkName.Contains('\0', StringComparison.Ordinal))
@@ -196,7 +196,7 @@ internal static partial class TarExtractor
                 state.ReplaceExisting(entry.Name, path, isDirectory: false);
                 File.CreateSymbolicLink(path, entry.LinkName);
                 state.ApplyOwner(entry, path);
-                state.Result.SymbolicLinks++;
+                state.Outcome.SymbolicLinks++;
                 break;
             case TarEntryType.HardLink:
                 var linkRelative = SafeRelativePath(entry.LinkName, entry.Name) ?? throw new UnsafeArchiveEntryException(entry.Name, "its hard link target is empty");
@@ -210,7 +210,7 @@ internal static partial class TarExtractor
 
                 state.ReplaceExisting(entry.Name, path, isDirectory: false);
                 FileSystemNative.CreateHardLink(existing, path);
-                state.Result.HardLinks++;
+                state.Outcome.HardLinks++;
                 break;
             case TarEntryType.CharacterDevice or TarEntryType.BlockDevice or TarEntryType.Fifo:
                 throw new UnsafeArchiveEntryException(entry.Name, $"device nodes and FIFOs ({entry.EntryType}) are not restored");
