@@ -136,7 +136,7 @@ internal sealed class BackupRunner(BackupEnvironment environment, RestoreRunner 
         Exception? error = null;
         try
         {
-            var stream = writer.AsStream(leaveOpen: true);
+            var stream = new SourceWriteStream(writer.AsStream(leaveOpen: true), cancellationToken);
             await using (stream.ConfigureAwait(false))
             {
                 await source.WriteToAsync(stream, context, cancellationToken).ConfigureAwait(false);
