@@ -29,6 +29,24 @@ public sealed class LocalDiskStorageProviderTests : StorageProviderConformanceTe
     }
 
     [Fact]
+    public void MoveNoReplace_NeverReplacesAnExistingFile_AndMovesOtherwise()
+    {
+        var existing = Path.Combine(_root, "existing");
+        var source = Path.Combine(_root, "source");
+        File.WriteAllText(existing, "first");
+        File.WriteAllText(source, "second");
+
+        Assert.False(NativeMethods.MoveNoReplace(source, existing));
+        Assert.Equal("first", File.ReadAllText(existing));
+        Assert.True(File.Exists(source));
+
+        var fresh = Path.Combine(_root, "fresh");
+        Assert.True(NativeMethods.MoveNoReplace(source, fresh));
+        Assert.Equal("second", File.ReadAllText(fresh));
+        Assert.False(File.Exists(source));
+    }
+
+    [Fact]
     public async Task Delete_RemovesEmptyFoldersButNeverTheRoot()
     {
         await WriteAsync("backups/files/id/data", [1]);

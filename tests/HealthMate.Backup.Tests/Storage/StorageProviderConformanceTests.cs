@@ -88,11 +88,61 @@ public abstract class StorageProviderConformanceTests
     [Fact]
     public async Task PutIfAbsent_ExactlyOneConcurrentCallerWins()
     {
-        var results = await Task.WhenAll(Enumerable.Range(0, 8).Select(i => Provider.PutIfAbsentAsync("leases/job", Encoding.ASCII.GetBytes("owner-" + i)).AsTask()));
+        for (var round = 0; round < 40; round++)
+        {
+            var key = $"leases/job-{round}";
+            var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            var racers = Enumerable.Range(0, 6).Select(i => Task.Run(async () =>
+            {
+                await gate.Task;
+                return await Provider.PutIfAbsentAsync(key, Encoding.ASCII.GetBytes("owner-" + i));
+            })).ToArray();
+            gate.SetResult();
+            var results = await Task.WhenAll(racers);
 
-        Assert.Single(results, r => r);
-        var winner = Array.IndexOf(results, true);
-        Assert.Equal("owner-" + winner, Encoding.ASCII.GetString(await ReadAsync("leases/job")));
+            Assert.Single(results, r => r);
+            Assert.Equal("owner-" + Array.IndexOf(results, true), Encoding.ASCII.GetString(await ReadAsync(key)));
+        }
+    }
+
+    [Fact]
+    public async Task RacingCommits_ToOneKey_NeverReplaceTheFirst()
+    {
+        for (var round = 0; round < 20; round++)
+        {
+            var key = $"race/object-{round}";
+            var writers = new List<IStorageWriter>();
+            for (var i = 0; i < 4; i++)
+            {
+                var writer = await Provider.OpenWriteAsync(key);
+                await writer.WriteAsync(Encoding.ASCII.GetBytes("writer-" + i));
+                writers.Add(writer);
+            }
+
+            var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            var commits = writers.Select(w => Task.Run(async () =>
+            {
+                await gate.Task;
+                try
+                {
+                    await w.CommitAsync();
+                    return true;
+                }
+                catch (StorageObjectExistsException)
+                {
+                    return false;
+                }
+            })).ToArray();
+            gate.SetResult();
+            var won = await Task.WhenAll(commits);
+            foreach (var writer in writers)
+            {
+                await writer.DisposeAsync();
+            }
+
+            Assert.Single(won, w => w);
+            Assert.Equal("writer-" + Array.IndexOf(won, true), Encoding.ASCII.GetString(await ReadAsync(key)));
+        }
     }
 
     [Theory]

@@ -4,7 +4,8 @@ namespace HealthMate.Backup.Storage.Local;
 
 /// <summary>
 /// Stores objects as files under a root folder. A write goes to a temporary file in the target folder, is flushed to
-/// disk, and is renamed into place (without replacing an existing file unless asked); the folder is then flushed too.
+/// disk, and is renamed into place with <c>renameat2(RENAME_NOREPLACE)</c> (never replacing an existing file unless
+/// asked, atomically even when writers race); the folder is then flushed too.
 /// </summary>
 internal sealed class LocalDiskStorageProvider : IStorageProvider
 {
@@ -239,13 +240,13 @@ internal sealed class LocalDiskStorageProvider : IStorageProvider
                 var size = stream.Length;
                 await stream.DisposeAsync().ConfigureAwait(false);
                 cancellationToken.ThrowIfCancellationRequested();
-                try
+                if (overwrite)
                 {
-                    // Without overwrite, .NET links the file into place, which fails atomically if the target exists.
-                    File.Move(temporary, path, overwrite);
+                    File.Move(temporary, path, overwrite: true);
                 }
-                catch (IOException) when (!overwrite && File.Exists(path))
+                else if (!NativeMethods.MoveNoReplace(temporary, path))
                 {
+                    // Atomic: two writers racing for one key cannot both commit, and a committed object is never replaced.
                     throw new StorageObjectExistsException(owner.Name, key, null);
                 }
 

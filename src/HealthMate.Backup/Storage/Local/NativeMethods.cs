@@ -62,6 +62,64 @@ internal static partial class NativeMethods
     [LibraryImport("libc", EntryPoint = "sync_file_range")]
     private static partial int SyncFileRange(int fd, long offset, long nbytes, uint flags);
 
+    /// <summary>
+    /// Renames <paramref name="from"/> to <paramref name="to"/> only if <paramref name="to"/> does not exist, atomically:
+    /// Linux <c>renameat2(RENAME_NOREPLACE)</c>, or <c>link</c> + <c>unlink</c> where the file system lacks it.
+    /// (.NET's <c>File.Move(overwrite: false)</c> checks and then renames, so two racing writers can both succeed.)
+    /// </summary>
+    /// <returns><see langword="false"/> if <paramref name="to"/> already existed; nothing was changed then.</returns>
+    internal static bool MoveNoReplace(string from, string to)
+    {
+        if (!OperatingSystem.IsLinux())
+        {
+            if (File.Exists(to))
+            {
+                return false;
+            }
+
+            File.Move(from, to, overwrite: false);
+            return true;
+        }
+
+        if (RenameAt2(AtCurrentDirectory, from, AtCurrentDirectory, to, RenameNoReplace) == 0)
+        {
+            return true;
+        }
+
+        var error = Marshal.GetLastPInvokeError();
+        if (error == ErrorExists)
+        {
+            return false;
+        }
+
+        if (error is not (ErrorNotSupported or ErrorInvalid or ErrorNoSystemCall))
+        {
+            throw new IOException($"Cannot move '{from}' to '{to}' (errno {error}).");
+        }
+
+        if (Link(from, to) != 0)
+        {
+            var linkError = Marshal.GetLastPInvokeError();
+            return linkError == ErrorExists ? false : throw new IOException($"Cannot link '{from}' to '{to}' (errno {linkError}).");
+        }
+
+        File.Delete(from);
+        return true;
+    }
+
+    private const int AtCurrentDirectory = -100;
+    private const uint RenameNoReplace = 1;
+    private const int ErrorExists = 17;
+    private const int ErrorInvalid = 22;
+    private const int ErrorNoSystemCall = 38;
+    private const int ErrorNotSupported = 95;
+
+    [LibraryImport("libc", EntryPoint = "renameat2", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    private static partial int RenameAt2(int oldDirectory, string oldPath, int newDirectory, string newPath, uint flags);
+
+    [LibraryImport("libc", EntryPoint = "link", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    private static partial int Link(string existing, string path);
+
     [LibraryImport("libc", EntryPoint = "open", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     private static partial int Open(string path, int flags);
 
