@@ -83,6 +83,11 @@ internal sealed class FileTreeSource : IBackupSource
         {
             children = new DirectoryInfo(path).GetFileSystemInfos();
         }
+        catch (DirectoryNotFoundException)
+        {
+            run.Vanish(entryName + "/");
+            return;
+        }
         catch (Exception ex) when (ex is UnauthorizedAccessException or IOException)
         {
             run.Unreadable(entryName + "/", ex, _options);
@@ -137,6 +142,12 @@ internal sealed class FileTreeSource : IBackupSource
     private async Task WriteFileAsync(TarWriter writer, Run run, string path, string entryName, CancellationToken cancellationToken)
     {
         var hasStatus = FileStatus.TryGet(path, out var status);
+        if (!hasStatus && !File.Exists(path))
+        {
+            run.Vanish(entryName);
+            return;
+        }
+
         if (hasStatus && !status.IsRegularFile)
         {
             run.Event(entryName, FileTreeEventKind.SkippedSpecial, "not a regular file, folder or link");
@@ -172,6 +183,12 @@ internal sealed class FileTreeSource : IBackupSource
         for (var attempt = 1; ; attempt++)
         {
             var before = new FileInfo(path);
+            if (!before.Exists)
+            {
+                run.Vanish(entryName);
+                return;
+            }
+
             if (_options.MaxFileSize is { } max && before.Length > max)
             {
                 run.Event(entryName, FileTreeEventKind.SkippedTooLarge, $"{before.Length} bytes, over the limit of {max}");
@@ -183,6 +200,11 @@ internal sealed class FileTreeSource : IBackupSource
             try
             {
                 file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, bufferSize: 0, FileOptions.SequentialScan);
+            }
+            catch (Exception ex) when (ex is FileNotFoundException or DirectoryNotFoundException)
+            {
+                run.Vanish(entryName);
+                return;
             }
             catch (Exception ex) when (ex is UnauthorizedAccessException or IOException)
             {
@@ -240,7 +262,16 @@ internal sealed class FileTreeSource : IBackupSource
 
     private static async Task<bool> SameContentAsync(string path, FileIndexEntry previous, CancellationToken cancellationToken)
     {
-        var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, bufferSize: 0, FileOptions.SequentialScan);
+        FileStream file;
+        try
+        {
+            file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, bufferSize: 0, FileOptions.SequentialScan);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            return false; // Not comparable: treat as changed, and let the normal read report what is wrong with it.
+        }
+
         await using (file.ConfigureAwait(false))
         {
             var hash = await System.Security.Cryptography.SHA256.HashDataAsync(file, cancellationToken).ConfigureAwait(false);
@@ -310,7 +341,7 @@ internal sealed class FileTreeSource : IBackupSource
                 entry.Uid = status.Uid;
                 entry.Gid = status.Gid;
             }
-            else
+            else if (File.Exists(path) || Directory.Exists(path))
             {
                 var info = new FileInfo(path);
                 entry.ModificationTime = info.LastWriteTimeUtc;
@@ -321,6 +352,14 @@ internal sealed class FileTreeSource : IBackupSource
         }
 
         internal void Event(string path, FileTreeEventKind kind, string detail) => options.OnEvent?.Invoke(new FileTreeEvent(path, kind, detail));
+
+        internal long Vanished { get; set; }
+
+        internal void Vanish(string path)
+        {
+            Event(path, FileTreeEventKind.Vanished, "listed, then gone before it was read");
+            Vanished++;
+        }
 
         internal void Unreadable(string path, Exception error, FileTreeSourceOptions settings)
         {
@@ -347,6 +386,7 @@ internal sealed class FileTreeSource : IBackupSource
             Put("files.skipped.special", SkippedSpecial);
             Put("files.changed-while-reading", ChangedWhileReading);
             Put("files.unchanged", Unchanged);
+            Put("files.vanished", Vanished);
         }
     }
 }

@@ -62,4 +62,7 @@ public enum FileTreeEventKind
 
     /// <summary>Its size or modification time changed while it was read; it was read again, and this is the second reading's outcome.</summary>
     ChangedWhileReading,
+
+    /// <summary>It was listed but gone before it could be read (a rotated log, a deleted upload); not backed up. Never fails the backup.</summary>
+    Vanished,
 }

@@ -47,6 +47,43 @@ public sealed class FileTreeSourceTests : IDisposable
     }
 
     [Fact]
+    public async Task FilesAndFoldersThatVanishDuringTheWalk_AreSkippedAndReported_NeverFailTheBackup()
+    {
+        var root = Path.Combine(_work, "live");
+        Write(root, "a-big.bin", 10_000);
+        Write(root, "b.log", 10);
+        Write(root, "c/d.txt", 10);
+        Write(root, "e.txt", 10);
+        var events = new List<FileTreeEvent>();
+        var options = new FileTreeSourceOptions
+        {
+            MaxFileSize = 1000,
+            OnUnreadable = UnreadableFileHandling.Fail,
+            OnEvent = e =>
+            {
+                events.Add(e);
+                if (e.Kind == FileTreeEventKind.SkippedTooLarge)
+                {
+                    // Entries are walked in name order: the later ones disappear after they were listed, as a rotated
+                    // log or a deleted upload would.
+                    File.Delete(Path.Combine(root, "b.log"));
+                    Directory.Delete(Path.Combine(root, "c"), recursive: true);
+                }
+            },
+        };
+        options.Paths.Add(root);
+
+        using var host = new TestHost();
+        var backup = await host.Backups.RunAsync(BackupSources.FromFileTree(options));
+        var target = Path.Combine(_work, "restored");
+        await host.Restores.RestoreAsync(backup.BackupId, RestoreTargets.ToDirectory(target));
+
+        Assert.Equal(["live/b.log", "live/c/"], events.Where(e => e.Kind == FileTreeEventKind.Vanished).Select(e => e.Path));
+        Assert.Equal("2", backup.Manifest.Properties["files.vanished"]);
+        Assert.Equal(["live/e.txt"], Directory.GetFiles(target, "*", SearchOption.AllDirectories).Select(f => Path.GetRelativePath(target, f)));
+    }
+
+    [Fact]
     public async Task Include_BacksUpOnlyMatchingFiles()
     {
         var root = Path.Combine(_work, "knowledge");
