@@ -85,7 +85,7 @@ internal sealed class FileTreeSource : IBackupSource
         }
         catch (DirectoryNotFoundException)
         {
-            run.Vanish(entryName + "/");
+            run.Missing(entryName + "/", _options);
             return;
         }
         catch (Exception ex) when (ex is UnauthorizedAccessException or IOException)
@@ -144,7 +144,7 @@ internal sealed class FileTreeSource : IBackupSource
         var hasStatus = FileStatus.TryGet(path, out var status);
         if (!hasStatus && !File.Exists(path))
         {
-            run.Vanish(entryName);
+            run.Missing(entryName, _options);
             return;
         }
 
@@ -185,7 +185,7 @@ internal sealed class FileTreeSource : IBackupSource
             var before = new FileInfo(path);
             if (!before.Exists)
             {
-                run.Vanish(entryName);
+                run.Missing(entryName, _options);
                 return;
             }
 
@@ -203,7 +203,7 @@ internal sealed class FileTreeSource : IBackupSource
             }
             catch (Exception ex) when (ex is FileNotFoundException or DirectoryNotFoundException)
             {
-                run.Vanish(entryName);
+                run.Missing(entryName, _options);
                 return;
             }
             catch (Exception ex) when (ex is UnauthorizedAccessException or IOException)
@@ -355,8 +355,16 @@ internal sealed class FileTreeSource : IBackupSource
 
         internal long Vanished { get; set; }
 
-        internal void Vanish(string path)
+        /// <summary>A listed entry that cannot be found again: gone (vanished), or named with bytes that are not UTF-8,
+        /// which .NET lists with U+FFFD in place of the bad bytes and cannot open (unreadable, by the configured policy).</summary>
+        internal void Missing(string path, FileTreeSourceOptions settings)
         {
+            if (path.Contains('\uFFFD', StringComparison.Ordinal))
+            {
+                Unreadable(path, new IOException("its name is not valid UTF-8, which .NET cannot open; rename it to back it up"), settings);
+                return;
+            }
+
             Event(path, FileTreeEventKind.Vanished, "listed, then gone before it was read");
             Vanished++;
         }
@@ -365,10 +373,10 @@ internal sealed class FileTreeSource : IBackupSource
         {
             if (settings.OnUnreadable == UnreadableFileHandling.Fail)
             {
-                throw new IOException($"'{path}' cannot be read ({error.GetType().Name}); the backup was stopped because OnUnreadable is Fail.", error);
+                throw new IOException($"'{path}' cannot be read ({error.Message}); the backup was stopped because OnUnreadable is Fail.", error);
             }
 
-            Event(path, FileTreeEventKind.SkippedUnreadable, error.GetType().Name);
+            Event(path, FileTreeEventKind.SkippedUnreadable, error is IOException { Message: var message } && message.Contains("UTF-8", StringComparison.Ordinal) ? message : error.GetType().Name);
             SkippedUnreadable++;
         }
 
