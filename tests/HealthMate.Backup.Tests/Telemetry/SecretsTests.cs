@@ -53,12 +53,13 @@ public sealed class SecretsTests
         listener.SetMeasurementEventCallback<long>((i, v, tags, _) => Record(i, v, tags));
         listener.SetMeasurementEventCallback<double>((i, v, tags, _) => Record(i, v, tags));
         listener.Start();
-        var activities = new List<Activity>();
+        // The listener sees every test's activities, from many threads at once.
+        var activities = new System.Collections.Concurrent.ConcurrentQueue<Activity>();
         using var activityListener = new ActivityListener
         {
             ShouldListenTo = s => s.Name == BackupTelemetry.Name,
             Sample = (ref ActivityCreationOptions<ActivityContext> _) => ActivitySamplingResult.AllData,
-            ActivityStopped = activities.Add,
+            ActivityStopped = activities.Enqueue,
         };
         ActivitySource.AddActivityListener(activityListener);
         using var host = new TestHost();
