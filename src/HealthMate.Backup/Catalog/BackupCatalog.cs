@@ -59,6 +59,25 @@ internal sealed class BackupCatalog(IStorageProvider storage, BackupKeyRing keyR
         return null;
     }
 
+    public async ValueTask<BackupManifest?> FindAsync(string kind, string backupId, CancellationToken cancellationToken = default)
+    {
+        if (!StorageLayout.IsValidKind(kind))
+        {
+            throw new ArgumentException($"'{kind}' is not a backup kind (lower-case letters, digits and '-').", nameof(kind));
+        }
+
+        BackupId.Validate(backupId);
+        var key = layout.ManifestKey(kind, backupId);
+        try
+        {
+            return await LoadAsync(key, kind, backupId, cancellationToken).ConfigureAwait(false);
+        }
+        catch (StorageObjectNotFoundException)
+        {
+            return null;
+        }
+    }
+
     public async ValueTask<BackupManifest> GetAsync(string backupId, CancellationToken cancellationToken = default) =>
         await FindAsync(backupId, cancellationToken).ConfigureAwait(false) ?? throw new BackupNotFoundException(backupId);
 

@@ -19,6 +19,14 @@ public interface IBackupCatalog
     /// <exception cref="BackupKeyNotFoundException">The manifest names a key id the keyring lacks.</exception>
     ValueTask<BackupManifest?> FindAsync(string backupId, CancellationToken cancellationToken = default);
 
+    /// <summary>Finds a backup of a known kind by id with one read (no listing).</summary>
+    /// <param name="kind">The backup's kind.</param>
+    /// <param name="backupId">The backup id.</param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    /// <returns>The manifest, or <see langword="null"/> if no backup of that kind has that id.</returns>
+    /// <exception cref="BackupIntegrityException">The manifest exists but is not authentic.</exception>
+    ValueTask<BackupManifest?> FindAsync(string kind, string backupId, CancellationToken cancellationToken = default);
+
     /// <summary>Gets a backup by id.</summary>
     /// <param name="backupId">The backup id.</param>
     /// <param name="cancellationToken">Cancels the call.</param>

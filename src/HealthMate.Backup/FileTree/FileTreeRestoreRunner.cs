@@ -77,7 +77,7 @@ internal sealed class FileTreeRestoreRunner(BackupEnvironment environment, Resto
         var chain = new List<BackupManifest>();
         foreach (var holderId in index.Values.Where(e => e.Type == FileIndexEntry.File && e.Holder != backupId).Select(e => e.Holder!).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal))
         {
-            var holder = await environment.Catalog.FindAsync(holderId, cancellationToken).ConfigureAwait(false)
+            var holder = await environment.Catalog.FindAsync(point.Kind, holderId, cancellationToken).ConfigureAwait(false)
                 ?? throw new BackupNotFoundException(holderId);
             chain.Add(holder);
         }

@@ -322,11 +322,15 @@ internal sealed class BackupRunner(BackupEnvironment environment, RestoreRunner 
             throw new ArgumentException($"A {request.Type.ToString().ToLowerInvariant()} backup needs the ParentId of the backup it builds on.", nameof(request));
         }
 
-        var parent = await environment.Catalog.FindAsync(request.ParentId, cancellationToken).ConfigureAwait(false)
-            ?? throw new BackupNotFoundException(request.ParentId);
-        if (!string.Equals(parent.Kind, kind, StringComparison.Ordinal))
+        BackupId.Validate(request.ParentId, nameof(request));
+        var parent = await environment.Catalog.FindAsync(kind, request.ParentId, cancellationToken).ConfigureAwait(false);
+        if (parent is null)
         {
-            throw new ArgumentException($"Parent backup {request.ParentId} is of kind '{parent.Kind}', not '{kind}'.", nameof(request));
+            // Say whether it exists under another kind, which is a different mistake from a missing parent.
+            var elsewhere = await environment.Catalog.FindAsync(request.ParentId, cancellationToken).ConfigureAwait(false);
+            throw elsewhere is null
+                ? new BackupNotFoundException(request.ParentId)
+                : new ArgumentException($"Parent backup {request.ParentId} is of kind '{elsewhere.Kind}', not '{kind}'.", nameof(request));
         }
 
         if (request.Type == BackupType.Differential && parent.Type != BackupType.Full)
