@@ -20,6 +20,20 @@ public sealed class ManifestAuthenticationTests : IDisposable
     public void Dispose() => _host.Dispose();
 
     [Fact]
+    public async Task FindByKind_ReadsOneManifest_AndStillAuthenticatesIt()
+    {
+        var backup = await _host.BackupBytesAsync([1, 2, 3]);
+
+        Assert.Equal(backup.BackupId, (await _host.Catalog.FindAsync("stream", backup.BackupId))!.BackupId);
+        Assert.Null(await _host.Catalog.FindAsync("other", backup.BackupId));
+        Assert.Null(await _host.Catalog.FindAsync("stream", "20200101T000000000Z-00000000"));
+
+        var path = _host.PathOf(TestHost.ManifestKey(backup));
+        await File.WriteAllTextAsync(path, (await File.ReadAllTextAsync(path)).Replace(backup.Manifest.Data.StoredSha256, new string('1', 64), StringComparison.Ordinal));
+        await Assert.ThrowsAsync<ManifestAuthenticationException>(() => _host.Catalog.FindAsync("stream", backup.BackupId).AsTask());
+    }
+
+    [Fact]
     public async Task EditedManifest_WithoutTheKey_IsRejected()
     {
         var backup = await _host.BackupBytesAsync([1, 2, 3]);
