@@ -69,18 +69,7 @@ internal static class EndToEnd
         {
             rows.Add(Row("cat tar | zstd -T2 -1 > file", inputBytes, await Tool("bash", "-c", $"cat '{corpus}' | zstd -q -T2 -1 -c > '{work}/corpus.zst'")));
             rows.Add(Row("zstd -d > file", inputBytes, await Tool("bash", "-c", $"zstd -q -d -c '{work}/corpus.zst' > '{work}/corpus.out' && rm -f '{work}/corpus.out' '{work}/corpus.zst'")));
-            if (Which("restic") is not null)
-            {
-                Environment.SetEnvironmentVariable("RESTIC_PASSWORD", "benchmark-only");
-                Environment.SetEnvironmentVariable("RESTIC_REPOSITORY", Path.Combine(work, "restic"));
-                await Tool("restic", "init", "-q");
-                rows.Add(Row("restic 0.14 backup (same tar file)", inputBytes, await Tool("restic", "backup", "-q", corpus)));
-                rows.Add(Row("restic 0.14 restore", inputBytes, await Tool("restic", "restore", "latest", "-q", "--target", Path.Combine(work, "restic-restore"))));
-            }
-            else
-            {
-                rows.Add("restic: not installed");
-            }
+            await ResticRowsAsync(rows, inputBytes, corpus, work, unchangedRerun: false);
         }
 
         Console.WriteLine();
@@ -88,6 +77,27 @@ internal static class EndToEnd
         rows.ForEach(Console.WriteLine);
         Directory.Delete(work, recursive: true);
         return 0;
+    }
+
+    /// <summary>restic 0.14 (from Debian) on the same input, when installed: backup, optionally an unchanged re-run, restore.</summary>
+    private static async Task ResticRowsAsync(List<string> rows, long bytes, string input, string work, bool unchangedRerun)
+    {
+        if (Which("restic") is null)
+        {
+            rows.Add("restic: not installed");
+            return;
+        }
+
+        Environment.SetEnvironmentVariable("RESTIC_PASSWORD", "benchmark-only");
+        Environment.SetEnvironmentVariable("RESTIC_REPOSITORY", Path.Combine(work, "restic"));
+        await Tool("restic", "init", "-q");
+        rows.Add(Row("restic 0.14 backup", bytes, await Tool("restic", "backup", "-q", input)));
+        if (unchangedRerun)
+        {
+            rows.Add(Row("restic 0.14 backup again, unchanged", bytes, await Tool("restic", "backup", "-q", input)));
+        }
+
+        rows.Add(Row("restic 0.14 restore", bytes, await Tool("restic", "restore", "latest", "-q", "--target", Path.Combine(work, "restic-restore"))));
     }
 
     /// <summary>Starts from an empty work folder and a fresh benchmark key (random, only in this process tree's environment).</summary>
@@ -124,15 +134,7 @@ internal static class EndToEnd
             var name = Path.GetFileName(Path.GetFullPath(tree));
             rows.Add(Row("tar -c | zstd -T2 -1 > file", bytes, await Tool("bash", "-c", $"tar -cf - -C '{parent}' '{name}' | zstd -q -T2 -1 -c > '{work}/tree.tar.zst'")));
             rows.Add(Row("zstd -d | tar -x", bytes, await Tool("bash", "-c", $"mkdir -p '{work}/tar-out' && zstd -q -d -c '{work}/tree.tar.zst' | tar -xf - -C '{work}/tar-out' && rm -rf '{work}/tar-out' '{work}/tree.tar.zst'")));
-            if (Which("restic") is not null)
-            {
-                Environment.SetEnvironmentVariable("RESTIC_PASSWORD", "benchmark-only");
-                Environment.SetEnvironmentVariable("RESTIC_REPOSITORY", Path.Combine(work, "restic"));
-                await Tool("restic", "init", "-q");
-                rows.Add(Row("restic 0.14 backup", bytes, await Tool("restic", "backup", "-q", tree)));
-                rows.Add(Row("restic 0.14 backup again, unchanged", bytes, await Tool("restic", "backup", "-q", tree)));
-                rows.Add(Row("restic 0.14 restore", bytes, await Tool("restic", "restore", "latest", "-q", "--target", Path.Combine(work, "restic-restore"))));
-            }
+            await ResticRowsAsync(rows, bytes, tree, work, unchangedRerun: true);
         }
 
         Console.WriteLine();

@@ -63,6 +63,9 @@ internal sealed class AesGcmStreamingEncryptor : IEncryptor
         return true;
     }
 
+    /// <summary>The per-object salt of a session this encryptor began (hex), for the manifest; null for other sessions.</summary>
+    internal static string? SaltHex(IEncryptionSession session) => session is Session s ? Convert.ToHexStringLower(s.Salt) : null;
+
     /// <summary>Creates the encryptor for a fixed salt and nonce prefix; only for the format's test vectors.</summary>
     internal static IEncryptionSession BeginEncryptionForTestVector(BackupKeyRing keyRing, int segmentSize, ReadOnlySpan<byte> salt, ReadOnlySpan<byte> noncePrefix)
     {
@@ -88,6 +91,8 @@ internal sealed class AesGcmStreamingEncryptor : IEncryptor
         }
 
         public string KeyId => _header.KeyId;
+
+        internal ReadOnlySpan<byte> Salt => _header.Salt;
 
         public ReadOnlyMemory<byte> Header => _header.Bytes;
 

@@ -94,9 +94,9 @@ internal sealed class FileTreeSource : IBackupSource
             return;
         }
 
-        var directoryEntry = run.Entry(TarEntryType.Directory, entryName + "/", path);
+        var directoryEntry = run.Entry(TarEntryType.Directory, entryName + "/", path, out var directoryStatus);
         await writer.WriteEntryAsync(directoryEntry, cancellationToken).ConfigureAwait(false);
-        run.AddToIndex(directoryEntry, entryName, FileIndexEntry.Directory, path);
+        run.AddToIndex(directoryEntry, entryName, FileIndexEntry.Directory, directoryStatus);
         run.Directories++;
         foreach (var child in children.OrderBy(c => c.Name, StringComparer.Ordinal))
         {
@@ -113,10 +113,10 @@ internal sealed class FileTreeSource : IBackupSource
             {
                 if (_include.IsEmpty || _include.Matches(childRelative))
                 {
-                    var link = run.Entry(TarEntryType.SymbolicLink, childEntry, child.FullName);
+                    var link = run.Entry(TarEntryType.SymbolicLink, childEntry, child.FullName, out var linkStatus);
                     link.LinkName = target;
                     await writer.WriteEntryAsync(link, cancellationToken).ConfigureAwait(false);
-                    run.AddToIndex(link, childEntry, FileIndexEntry.SymbolicLink, child.FullName, target: target);
+                    run.AddToIndex(link, childEntry, FileIndexEntry.SymbolicLink, linkStatus, target: target);
                     run.SymbolicLinks++;
                 }
 
@@ -157,10 +157,10 @@ internal sealed class FileTreeSource : IBackupSource
 
         if (hasStatus && status.LinkCount > 1 && run.HardLinks.TryGetValue((status.Device, status.Inode), out var first))
         {
-            var hardLink = run.Entry(TarEntryType.HardLink, entryName, path);
+            var hardLink = run.Entry(TarEntryType.HardLink, entryName, path, status);
             hardLink.LinkName = first;
             await writer.WriteEntryAsync(hardLink, cancellationToken).ConfigureAwait(false);
-            run.AddToIndex(hardLink, entryName, FileIndexEntry.HardLink, path, target: first);
+            run.AddToIndex(hardLink, entryName, FileIndexEntry.HardLink, status, target: first);
             run.HardLinkCount++;
             return;
         }
@@ -182,6 +182,12 @@ internal sealed class FileTreeSource : IBackupSource
 
         for (var attempt = 1; ; attempt++)
         {
+            if (attempt > 1)
+            {
+                // It changed while it was read: the second reading gets the file's new times and mode.
+                hasStatus = FileStatus.TryGet(path, out status);
+            }
+
             var before = new FileInfo(path);
             if (!before.Exists)
             {
@@ -218,7 +224,7 @@ internal sealed class FileTreeSource : IBackupSource
             await using (file.ConfigureAwait(false))
             {
                 using var data = new FixedLengthReadStream(file, before.Length);
-                entry = run.Entry(TarEntryType.RegularFile, entryName, path);
+                entry = run.Entry(TarEntryType.RegularFile, entryName, path, hasStatus ? status : null);
                 entry.DataStream = data;
                 await writer.WriteEntryAsync(entry, cancellationToken).ConfigureAwait(false);
                 sha256 = data.Sha256Hex();
@@ -228,7 +234,7 @@ internal sealed class FileTreeSource : IBackupSource
 
             if (!changed || attempt == 2)
             {
-                run.AddToIndex(entry, entryName, FileIndexEntry.File, path, size: before.Length, sha256: sha256);
+                run.AddToIndex(entry, entryName, FileIndexEntry.File, status, size: before.Length, sha256: sha256);
             }
 
             if (!changed)
@@ -288,9 +294,9 @@ internal sealed class FileTreeSource : IBackupSource
 
         internal long Unchanged { get; set; }
 
-        internal void AddToIndex(PaxTarEntry entry, string path, string type, string filePath, string? target = null, long size = 0, string? sha256 = null)
+        /// <summary>Adds a path to the index, with the status taken once when the entry was made (one lstat per path).</summary>
+        internal void AddToIndex(PaxTarEntry entry, string path, string type, FileStatus status, string? target = null, long size = 0, string? sha256 = null)
         {
-            FileStatus.TryGet(filePath, out var status);
             Index.Add(new FileIndexEntry
             {
                 Path = path,
@@ -331,10 +337,14 @@ internal sealed class FileTreeSource : IBackupSource
 
         internal long ChangedWhileReading { get; set; }
 
-        internal PaxTarEntry Entry(TarEntryType type, string name, string path)
+        internal PaxTarEntry Entry(TarEntryType type, string name, string path, out FileStatus status) =>
+            Entry(type, name, path, FileStatus.TryGet(path, out status) ? status : null);
+
+        /// <summary>A tar entry with the path's mode, time and owner, from a status already taken when there is one.</summary>
+        internal PaxTarEntry Entry(TarEntryType type, string name, string path, FileStatus? known)
         {
             var entry = new PaxTarEntry(type, name);
-            if (FileStatus.TryGet(path, out var status))
+            if (known is { } status)
             {
                 entry.Mode = type == TarEntryType.SymbolicLink ? (UnixFileMode)0x1FF : status.Permissions;
                 entry.ModificationTime = status.ModifiedAt;

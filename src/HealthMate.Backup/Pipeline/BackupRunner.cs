@@ -75,7 +75,7 @@ internal sealed class BackupRunner(BackupEnvironment environment, RestoreRunner 
                     Encryption = session is null ? "none" : StreamingAeadConstants.AlgorithmName,
                     KeyId = session?.KeyId,
                     SegmentSize = session?.PlaintextSegmentSize,
-                    Salt = session is null ? null : Convert.ToHexStringLower(SaltOf(session)),
+                    Salt = session is null ? null : AesGcmStreamingEncryptor.SaltHex(session),
                 },
                 Data = new ManifestData
                 {
@@ -122,12 +122,6 @@ internal sealed class BackupRunner(BackupEnvironment environment, RestoreRunner 
             Log.BackupFailed(_logger, error, backupId, source.Kind, PipelineErrors.StageOf(ex, PipelineStage.Store));
             throw PipelineErrors.Throw(error);
         }
-    }
-
-    private static byte[] SaltOf(IEncryptionSession session)
-    {
-        var header = EncryptedObjectHeader.TryParse(new System.Buffers.ReadOnlySequence<byte>(session.Header), StreamingAeadConstants.MinSegmentSize, StreamingAeadConstants.MaxSegmentSize)!;
-        return header.Salt.ToArray();
     }
 
     private static async Task RunSourceAsync(IBackupSource source, PipeWriter writer, BackupContext context, CancellationToken cancellationToken)

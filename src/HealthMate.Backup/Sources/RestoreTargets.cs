@@ -65,19 +65,13 @@ public static class RestoreTargets
     /// <summary>Copies while starting disk writeback every 8 MiB, so the final fsync does not stall on the whole file.</summary>
     private static async Task CopyWithWritebackAsync(Stream source, FileStream file, CancellationToken cancellationToken)
     {
-        const long interval = 8 * 1024 * 1024;
         var buffer = new byte[1024 * 1024];
-        long written = 0, flushed = 0;
+        var writeback = default(Storage.Local.WritebackScheduler);
         int read;
         while ((read = await source.ReadAsync(buffer, cancellationToken).ConfigureAwait(false)) > 0)
         {
             await file.WriteAsync(buffer.AsMemory(0, read), cancellationToken).ConfigureAwait(false);
-            written += read;
-            if (written - flushed >= interval)
-            {
-                Storage.Local.NativeMethods.StartWriteback(file.SafeFileHandle, flushed, written - flushed);
-                flushed = written;
-            }
+            writeback.Wrote(file.SafeFileHandle, read);
         }
     }
 

@@ -197,9 +197,7 @@ internal sealed class LocalDiskStorageProvider : IStorageProvider
 
     private sealed class Writer(LocalDiskStorageProvider owner, string key, string path, string temporary, FileStream stream, bool overwrite) : IStorageWriter
     {
-        private const long WritebackInterval = 8 * 1024 * 1024;
-        private long _written;
-        private long _writebackStarted;
+        private WritebackScheduler _writeback;
         private bool _committed;
         private bool _disposed;
 
@@ -217,12 +215,9 @@ internal sealed class LocalDiskStorageProvider : IStorageProvider
                 throw new StorageException($"Storage '{owner.Name}' failed writing '{key}': {ex.Message}", key, isTransient: false, ex);
             }
 
-            _written += data.Length;
-            if (owner._flushToDisk && _written - _writebackStarted >= WritebackInterval)
+            if (owner._flushToDisk)
             {
-                // Like PostgreSQL's *_flush_after: start writeback as we go, so the commit's fsync does not stall at the end.
-                NativeMethods.StartWriteback(stream.SafeFileHandle, _writebackStarted, _written - _writebackStarted);
-                _writebackStarted = _written;
+                _writeback.Wrote(stream.SafeFileHandle, data.Length);
             }
         }
 
