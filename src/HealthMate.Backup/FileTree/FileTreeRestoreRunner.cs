@@ -6,7 +6,11 @@ using HealthMate.Backup.Pipeline;
 
 namespace HealthMate.Backup.FileTree;
 
-/// <summary>Plans a chain restore from the point's index: each holder's archive contributes the files it holds.</summary>
+/// <summary>
+/// Restores and deep-verifies a backup point from its chain: each holder's archive contributes the files the point's
+/// index says it holds. The index is read as a stream alongside each archive (both are in path order), so memory does
+/// not grow with the number of files, and a file the index lists but its holder's archive lacks is an error.
+/// </summary>
 [UnsupportedOSPlatform("windows")]
 internal sealed class FileTreeRestoreRunner(BackupEnvironment environment, RestoreRunner restoreRunner) : IFileTreeRestoreRunner
 {
@@ -14,16 +18,11 @@ internal sealed class FileTreeRestoreRunner(BackupEnvironment environment, Resto
     {
         BackupId.Validate(backupId);
         ArgumentException.ThrowIfNullOrEmpty(targetDirectory);
-        var (point, index, chain) = await PlanAsync(backupId, cancellationToken).ConfigureAwait(false);
+        var (point, chain) = await PlanAsync(backupId, cancellationToken).ConfigureAwait(false);
         using var session = TarExtractor.Session.Begin(targetDirectory, options ?? new DirectoryRestoreOptions());
         foreach (var holder in chain)
         {
-            // Older holders give only the files the point says they hold; the point's own archive gives the rest
-            // (folders, links, and the files it holds). Paths not in the point's index were deleted before it.
-            var isPoint = holder.BackupId == point.BackupId;
-            var target = new SessionTarget(session, (relative, entry) => index.TryGetValue(relative, out var e)
-                && (e.Type == FileIndexEntry.File ? e.Holder == holder.BackupId : isPoint)
-                && (e.Type != FileIndexEntry.File || entry.EntryType is TarEntryType.RegularFile or TarEntryType.V7RegularFile));
+            var target = new SessionTarget(session, point, holder.BackupId, isPoint: holder.BackupId == point.BackupId, restoreRunner);
             await restoreRunner.RestoreCoreAsync(holder, target, new ProgressReporter(null, environment.TimeProvider), cancellationToken).ConfigureAwait(false);
         }
 
@@ -37,19 +36,12 @@ internal sealed class FileTreeRestoreRunner(BackupEnvironment environment, Resto
         long bytes = 0;
         try
         {
-            var (point, index, chain) = await PlanAsync(backupId, cancellationToken).ConfigureAwait(false);
-            var pending = index.Values.Where(e => e.Type == FileIndexEntry.File).ToDictionary(e => e.Path, StringComparer.Ordinal);
+            var (point, chain) = await PlanAsync(backupId, cancellationToken).ConfigureAwait(false);
             foreach (var holder in chain)
             {
-                var target = new HashingTarget(holder.BackupId, index, pending);
+                var target = new HashingTarget(point, holder.BackupId, restoreRunner);
                 await restoreRunner.RestoreCoreAsync(holder, target, new ProgressReporter(null, environment.TimeProvider), cancellationToken).ConfigureAwait(false);
                 bytes += target.Bytes;
-            }
-
-            if (pending.Count > 0)
-            {
-                var missing = pending.Values.First();
-                throw new BackupFormatException($"File '{missing.Path}' of backup {point.BackupId} is listed in its index but missing from backup {missing.Holder} ({pending.Count} missing in all).");
             }
 
             return new VerificationResult(backupId, VerificationLevel.Full, null, bytes, environment.TimeProvider.GetElapsedTime(started));
@@ -64,8 +56,8 @@ internal sealed class FileTreeRestoreRunner(BackupEnvironment environment, Resto
         }
     }
 
-    /// <summary>The point, its index, and the backups holding its files, oldest first, the point last.</summary>
-    private async Task<(BackupManifest Point, Dictionary<string, FileIndexEntry> Index, List<BackupManifest> Chain)> PlanAsync(string backupId, CancellationToken cancellationToken)
+    /// <summary>The point and the backups holding its files, oldest first, the point last (one pass over its index).</summary>
+    private async Task<(BackupManifest Point, List<BackupManifest> Chain)> PlanAsync(string backupId, CancellationToken cancellationToken)
     {
         var point = await environment.Catalog.GetAsync(backupId, cancellationToken).ConfigureAwait(false);
         if (point.Objects?.ContainsKey(FileIndex.ObjectName) != true)
@@ -73,9 +65,21 @@ internal sealed class FileTreeRestoreRunner(BackupEnvironment environment, Resto
             throw new BackupFormatException($"Backup {backupId} has no file index: it is not a file-tree backup.");
         }
 
-        var index = FileIndex.Read(await restoreRunner.ReadObjectAsync(point, FileIndex.ObjectName, cancellationToken).ConfigureAwait(false));
+        var holders = new SortedSet<string>(StringComparer.Ordinal);
+        var reader = await OpenIndexAsync(restoreRunner, point, cancellationToken).ConfigureAwait(false);
+        await using (reader.ConfigureAwait(false))
+        {
+            while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false) is { } entry)
+            {
+                if (entry.Type == FileIndexEntry.File && entry.Holder != backupId)
+                {
+                    holders.Add(entry.Holder ?? throw new BackupFormatException($"File '{entry.Path}' in the index of backup {backupId} names no holder."));
+                }
+            }
+        }
+
         var chain = new List<BackupManifest>();
-        foreach (var holderId in index.Values.Where(e => e.Type == FileIndexEntry.File && e.Holder != backupId).Select(e => e.Holder!).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal))
+        foreach (var holderId in holders)
         {
             var holder = await environment.Catalog.FindAsync(point.Kind, holderId, cancellationToken).ConfigureAwait(false)
                 ?? throw new BackupNotFoundException(holderId);
@@ -83,50 +87,108 @@ internal sealed class FileTreeRestoreRunner(BackupEnvironment environment, Resto
         }
 
         chain.Add(point);
-        return (point, index, chain);
+        return (point, chain);
     }
 
-    /// <summary>Feeds one holder's archive into the shared extraction session.</summary>
-    private sealed class SessionTarget(TarExtractor.Session session, Func<string, TarEntry, bool> filter) : IRestoreTarget
+    private static async Task<FileIndex.Reader> OpenIndexAsync(RestoreRunner restoreRunner, BackupManifest point, CancellationToken cancellationToken) =>
+        new(await restoreRunner.OpenObjectAsync(point, FileIndex.ObjectName, cancellationToken).ConfigureAwait(false));
+
+    private static BackupFormatException Missing(FileIndexEntry entry, string pointId) =>
+        new($"File '{entry.Path}' of backup {pointId} is listed in its index but missing from the archive of backup {entry.Holder}.");
+
+    /// <summary>Feeds one holder's archive into the shared extraction session, keeping the entries the point's index assigns to it.</summary>
+    private sealed class SessionTarget(TarExtractor.Session session, BackupManifest point, string holderId, bool isPoint, RestoreRunner restoreRunner) : IRestoreTarget
     {
-        public async ValueTask RestoreFromAsync(Stream source, RestoreContext context, CancellationToken cancellationToken = default) =>
-            await session.ExtractAsync(source, filter, cancellationToken).ConfigureAwait(false);
+        public async ValueTask RestoreFromAsync(Stream source, RestoreContext context, CancellationToken cancellationToken = default)
+        {
+            string? lastFile = null;
+            var cursor = new FileIndex.Cursor(await OpenIndexAsync(restoreRunner, point, cancellationToken).ConfigureAwait(false), passed: entry =>
+            {
+                if (entry.Type == FileIndexEntry.File && entry.Holder == holderId && !string.Equals(lastFile, entry.Path, StringComparison.Ordinal))
+                {
+                    throw Missing(entry, point.BackupId);
+                }
+            });
+            await using (cursor.ConfigureAwait(false))
+            {
+                // Older holders give only the files the point says they hold; the point's own archive gives the rest
+                // (folders, links, and the files it holds). Paths not in the point's index were deleted before it.
+                await session.ExtractAsync(
+                    source,
+                    async (relative, entry) =>
+                    {
+                        if (await cursor.SeekAsync(relative, cancellationToken).ConfigureAwait(false) is not { } expected)
+                        {
+                            return false;
+                        }
+
+                        if (expected.Type != FileIndexEntry.File)
+                        {
+                            return isPoint;
+                        }
+
+                        if (expected.Holder != holderId || entry.EntryType is not (TarEntryType.RegularFile or TarEntryType.V7RegularFile))
+                        {
+                            return false;
+                        }
+
+                        lastFile = relative;
+                        return true;
+                    },
+                    cancellationToken).ConfigureAwait(false);
+                await cursor.FinishAsync(cancellationToken).ConfigureAwait(false);
+            }
+        }
     }
 
     /// <summary>Hashes the files a holder's archive holds for the point and compares them with the index.</summary>
-    private sealed class HashingTarget(string holderId, Dictionary<string, FileIndexEntry> index, Dictionary<string, FileIndexEntry> pending) : IRestoreTarget
+    private sealed class HashingTarget(BackupManifest point, string holderId, RestoreRunner restoreRunner) : IRestoreTarget
     {
         internal long Bytes { get; private set; }
 
         public async ValueTask RestoreFromAsync(Stream source, RestoreContext context, CancellationToken cancellationToken = default)
         {
-            using var reader = new TarReader(source, leaveOpen: true);
-            while (await reader.GetNextEntryAsync(copyData: false, cancellationToken).ConfigureAwait(false) is { } entry)
+            // A file read twice (it changed while it was read) appears twice in its archive; only the last copy must match.
+            string? lastPath = null;
+            string? lastHash = null;
+            var cursor = new FileIndex.Cursor(await OpenIndexAsync(restoreRunner, point, cancellationToken).ConfigureAwait(false), passed: expected =>
             {
-                var relative = TarExtractor.SafeRelativePath(entry.Name, entry.Name);
-                if (relative is null || entry.EntryType is not (TarEntryType.RegularFile or TarEntryType.V7RegularFile)
-                    || !index.TryGetValue(relative, out var expected) || expected.Type != FileIndexEntry.File || expected.Holder != holderId)
+                if (expected.Type != FileIndexEntry.File || expected.Holder != holderId)
                 {
-                    continue;
+                    return;
                 }
 
-                var actual = entry.DataStream is null ? SHA256.HashData(ReadOnlySpan<byte>.Empty) : await SHA256.HashDataAsync(entry.DataStream, cancellationToken).ConfigureAwait(false);
-                Bytes += entry.Length;
-                var hex = Convert.ToHexStringLower(actual);
-                if (!string.Equals(hex, expected.Sha256, StringComparison.Ordinal))
+                if (!string.Equals(lastPath, expected.Path, StringComparison.Ordinal))
                 {
-                    // A file read twice (it changed while read) appears twice; only the last copy must match.
-                    pending[relative] = expected;
-                    continue;
+                    throw Missing(expected, point.BackupId);
                 }
 
-                pending.Remove(relative);
-            }
-
-            await source.CopyToAsync(Stream.Null, cancellationToken).ConfigureAwait(false);
-            foreach (var left in pending.Values.Where(p => p.Holder == holderId))
+                if (!string.Equals(lastHash, expected.Sha256, StringComparison.Ordinal))
+                {
+                    throw new ChecksumMismatchException($"file '{expected.Path}' in backup {holderId}", expected.Sha256 ?? "?", lastHash ?? "?");
+                }
+            });
+            await using (cursor.ConfigureAwait(false))
             {
-                throw new ChecksumMismatchException($"file '{left.Path}' in backup {holderId}", left.Sha256 ?? "?", "different content or missing");
+                using var reader = new TarReader(source, leaveOpen: true);
+                while (await reader.GetNextEntryAsync(copyData: false, cancellationToken).ConfigureAwait(false) is { } entry)
+                {
+                    var relative = TarExtractor.SafeRelativePath(entry.Name, entry.Name);
+                    if (relative is null || entry.EntryType is not (TarEntryType.RegularFile or TarEntryType.V7RegularFile)
+                        || await cursor.SeekAsync(relative, cancellationToken).ConfigureAwait(false) is not { Type: FileIndexEntry.File } expected
+                        || expected.Holder != holderId)
+                    {
+                        continue;
+                    }
+
+                    var actual = entry.DataStream is null ? SHA256.HashData(ReadOnlySpan<byte>.Empty) : await SHA256.HashDataAsync(entry.DataStream, cancellationToken).ConfigureAwait(false);
+                    Bytes += entry.Length;
+                    lastPath = relative;
+                    lastHash = Convert.ToHexStringLower(actual);
+                }
+
+                await source.CopyToAsync(Stream.Null, cancellationToken).ConfigureAwait(false);
+                await cursor.FinishAsync(cancellationToken).ConfigureAwait(false);
             }
         }
     }

@@ -30,7 +30,7 @@ internal sealed class FileTreeSource : IBackupSource
             throw new ArgumentOutOfRangeException(nameof(options), "MaxFileSize must not be negative.");
         }
 
-        _roots = options.Paths.Select(p => Path.TrimEndingDirectorySeparator(Path.GetFullPath(p))).Select(p => (Path.GetFileName(p), p)).ToArray();
+        _roots = options.Paths.Select(p => Path.TrimEndingDirectorySeparator(Path.GetFullPath(p))).Select(p => (Path.GetFileName(p), p)).OrderBy(r => r.Item1, StringComparer.Ordinal).ToArray();
         var duplicate = _roots.GroupBy(r => r.Name, StringComparer.Ordinal).FirstOrDefault(g => g.Count() > 1 || g.Key.Length == 0);
         if (duplicate is not null)
         {
@@ -51,29 +51,51 @@ internal sealed class FileTreeSource : IBackupSource
     {
         ArgumentNullException.ThrowIfNull(destination);
         ArgumentNullException.ThrowIfNull(context);
-        var run = new Run(_options, context.BackupId);
+        FileIndex.Cursor? parent = null;
         if (context.Type != BackupType.Full)
         {
-            var reader = context.ReadParentObjectAsync ?? throw new InvalidOperationException($"A {context.Type} file backup needs its parent's index, but none can be read.");
-            run.Parent = FileIndex.Read(await reader(FileIndex.ObjectName, cancellationToken).ConfigureAwait(false));
+            var open = context.OpenParentObjectAsync ?? throw new InvalidOperationException($"A {context.Type} file backup needs its parent's index, but none can be read.");
+            parent = new FileIndex.Cursor(new FileIndex.Reader(await open(FileIndex.ObjectName, cancellationToken).ConfigureAwait(false)));
         }
 
-        var writer = new TarWriter(destination, TarEntryFormat.Pax, leaveOpen: true);
-        await using (writer.ConfigureAwait(false))
+        try
         {
-            foreach (var (name, path) in _roots)
+            // Closed only on success: if the walk fails, the pipeline aborts the index with the data.
+            var index = new FileIndex.Writer(await context.OpenObjectAsync(FileIndex.ObjectName, cancellationToken).ConfigureAwait(false));
+            var run = new Run(_options, context.BackupId, index, parent);
+            var writer = new TarWriter(destination, TarEntryFormat.Pax, leaveOpen: true);
+            await using (writer.ConfigureAwait(false))
             {
-                if (!Directory.Exists(path) || new DirectoryInfo(path).LinkTarget is not null)
+                // Roots by name, folders' entries by ordinal name: the walk visits paths in FileIndex.PathOrder,
+                // which lets it merge the parent's index as a stream.
+                foreach (var (name, path) in _roots)
                 {
-                    throw new DirectoryNotFoundException($"Backup path '{path}' is not a folder.");
-                }
+                    if (!Directory.Exists(path) || new DirectoryInfo(path).LinkTarget is not null)
+                    {
+                        throw new DirectoryNotFoundException($"Backup path '{path}' is not a folder.");
+                    }
 
-                await WriteDirectoryAsync(writer, run, path, name, relative: string.Empty, cancellationToken).ConfigureAwait(false);
+                    await WriteDirectoryAsync(writer, run, path, name, relative: string.Empty, cancellationToken).ConfigureAwait(false);
+                }
+            }
+
+            if (parent is not null)
+            {
+                // Read the parent's index to its end, where its checksums are verified.
+                await parent.FinishAsync(cancellationToken).ConfigureAwait(false);
+            }
+
+            await index.FlushAsync(cancellationToken).ConfigureAwait(false);
+            await index.DisposeAsync().ConfigureAwait(false);
+            run.Record(context);
+        }
+        finally
+        {
+            if (parent is not null)
+            {
+                await parent.DisposeAsync().ConfigureAwait(false);
             }
         }
-
-        run.Record(context);
-        context.AttachObject(FileIndex.ObjectName, FileIndex.Write(run.Index));
     }
 
     private async Task WriteDirectoryAsync(TarWriter writer, Run run, string path, string entryName, string relative, CancellationToken cancellationToken)
@@ -96,7 +118,7 @@ internal sealed class FileTreeSource : IBackupSource
 
         var directoryEntry = run.Entry(TarEntryType.Directory, entryName + "/", path, out var directoryStatus);
         await writer.WriteEntryAsync(directoryEntry, cancellationToken).ConfigureAwait(false);
-        run.AddToIndex(directoryEntry, entryName, FileIndexEntry.Directory, directoryStatus);
+        await run.AddToIndexAsync(directoryEntry, entryName, FileIndexEntry.Directory, directoryStatus, cancellationToken).ConfigureAwait(false);
         run.Directories++;
         foreach (var child in children.OrderBy(c => c.Name, StringComparer.Ordinal))
         {
@@ -116,7 +138,7 @@ internal sealed class FileTreeSource : IBackupSource
                     var link = run.Entry(TarEntryType.SymbolicLink, childEntry, child.FullName, out var linkStatus);
                     link.LinkName = target;
                     await writer.WriteEntryAsync(link, cancellationToken).ConfigureAwait(false);
-                    run.AddToIndex(link, childEntry, FileIndexEntry.SymbolicLink, linkStatus, target: target);
+                    await run.AddToIndexAsync(link, childEntry, FileIndexEntry.SymbolicLink, linkStatus, cancellationToken, target: target).ConfigureAwait(false);
                     run.SymbolicLinks++;
                 }
 
@@ -160,15 +182,16 @@ internal sealed class FileTreeSource : IBackupSource
             var hardLink = run.Entry(TarEntryType.HardLink, entryName, path, status);
             hardLink.LinkName = first;
             await writer.WriteEntryAsync(hardLink, cancellationToken).ConfigureAwait(false);
-            run.AddToIndex(hardLink, entryName, FileIndexEntry.HardLink, status, target: first);
+            await run.AddToIndexAsync(hardLink, entryName, FileIndexEntry.HardLink, status, cancellationToken, target: first).ConfigureAwait(false);
             run.HardLinkCount++;
             return;
         }
 
-        if (hasStatus && run.Parent?.GetValueOrDefault(entryName) is { Type: FileIndexEntry.File } previous && Unchanged(previous, status) && (!_options.CompareContent || await SameContentAsync(path, previous, cancellationToken).ConfigureAwait(false)))
+        var previous = hasStatus && run.Parent is { } parentIndex ? await parentIndex.SeekAsync(entryName, cancellationToken).ConfigureAwait(false) : null;
+        if (previous is { Type: FileIndexEntry.File } && Unchanged(previous, status) && (!_options.CompareContent || await SameContentAsync(path, previous, cancellationToken).ConfigureAwait(false)))
         {
             // Unchanged since the parent: its bytes stay where they are; the index points there.
-            run.Index.Add(previous);
+            await run.Index.WriteAsync(previous, cancellationToken).ConfigureAwait(false);
             run.Unchanged++;
             run.Files++;
             run.Bytes += previous.Size;
@@ -234,7 +257,7 @@ internal sealed class FileTreeSource : IBackupSource
 
             if (!changed || attempt == 2)
             {
-                run.AddToIndex(entry, entryName, FileIndexEntry.File, status, size: before.Length, sha256: sha256);
+                await run.AddToIndexAsync(entry, entryName, FileIndexEntry.File, status, cancellationToken, size: before.Length, sha256: sha256).ConfigureAwait(false);
             }
 
             if (!changed)
@@ -286,18 +309,19 @@ internal sealed class FileTreeSource : IBackupSource
     }
 
     /// <summary>Counts and state of one backup run.</summary>
-    private sealed class Run(FileTreeSourceOptions options, string backupId)
+    private sealed class Run(FileTreeSourceOptions options, string backupId, FileIndex.Writer index, FileIndex.Cursor? parent)
     {
-        internal Dictionary<string, FileIndexEntry>? Parent { get; set; }
+        /// <summary>The parent's index, walked alongside; null for a full backup.</summary>
+        internal FileIndex.Cursor? Parent { get; } = parent;
 
-        internal List<FileIndexEntry> Index { get; } = [];
+        internal FileIndex.Writer Index { get; } = index;
 
         internal long Unchanged { get; set; }
 
         /// <summary>Adds a path to the index, with the status taken once when the entry was made (one lstat per path).</summary>
-        internal void AddToIndex(PaxTarEntry entry, string path, string type, FileStatus status, string? target = null, long size = 0, string? sha256 = null)
-        {
-            Index.Add(new FileIndexEntry
+        internal ValueTask AddToIndexAsync(PaxTarEntry entry, string path, string type, FileStatus status, CancellationToken cancellationToken, string? target = null, long size = 0, string? sha256 = null) =>
+            Index.WriteAsync(
+                new FileIndexEntry
             {
                 Path = path,
                 Type = type,
@@ -312,8 +336,8 @@ internal sealed class FileTreeSource : IBackupSource
                 Device = status.Device,
                 Inode = status.Inode,
                 Ctime = status.ChangedAt.UtcTicks,
-            });
-        }
+            },
+                cancellationToken);
 
         internal Dictionary<(long Device, long Inode), string> HardLinks { get; } = [];
 

@@ -61,7 +61,7 @@ internal static partial class TarExtractor
         }
 
         /// <summary>Extracts the entries of one archive that pass <paramref name="filter"/> (relative path, entry), reading it to its end.</summary>
-        internal async Task ExtractAsync(Stream archive, Func<string, TarEntry, bool>? filter, CancellationToken cancellationToken)
+        internal async Task ExtractAsync(Stream archive, Func<string, TarEntry, ValueTask<bool>>? filter, CancellationToken cancellationToken)
         {
             try
             {
@@ -128,7 +128,7 @@ internal static partial class TarExtractor
         }
     }
 
-    private static async Task ExtractEntryAsync(TarEntry entry, State state, Func<string, TarEntry, bool>? filter, CancellationToken cancellationToken)
+    private static async Task ExtractEntryAsync(TarEntry entry, State state, Func<string, TarEntry, ValueTask<bool>>? filter, CancellationToken cancellationToken)
     {
         ValidatePaxAttributes(entry);
         if (entry.EntryType == TarEntryType.GlobalExtendedAttributes)
@@ -147,7 +147,7 @@ internal static partial class TarExtractor
             return; // the archive's root itself ("." or an empty name)
         }
 
-        if (filter is not null && !filter(relative, entry))
+        if (filter is not null && !await filter(relative, entry).ConfigureAwait(false))
         {
             return;
         }

@@ -11,7 +11,7 @@ using Microsoft.Extensions.Logging;
 namespace HealthMate.Backup.Pipeline;
 
 /// <summary>Coordinates one backup: runs the source into a pipe, the stages over it, stores the result, commits the manifest.</summary>
-internal sealed class BackupRunner(BackupEnvironment environment, RestoreRunner restoreRunner) : IBackupRunner
+internal sealed partial class BackupRunner(BackupEnvironment environment, RestoreRunner restoreRunner) : IBackupRunner
 {
     private const int SourcePipeThreshold = 4 * 1024 * 1024;
     private readonly ILogger _logger = environment.LoggerFactory.CreateLogger<BackupRunner>();
@@ -42,12 +42,14 @@ internal sealed class BackupRunner(BackupEnvironment environment, RestoreRunner 
         var context = new BackupContext(backupId, request.Type, request.ParentId);
         if (parent is not null)
         {
-            context.ReadParentObjectAsync = async (name, token) => await restoreRunner.ReadObjectAsync(parent, name, token).ConfigureAwait(false);
+            context.OpenParentObjectAsync = async (name, token) => await restoreRunner.OpenObjectAsync(parent, name, token).ConfigureAwait(false);
         }
 
         var storedKeys = new List<string>();
         var dataKey = environment.Layout.DataKey(source.Kind, backupId);
         using var cancellation = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var streamed = new StreamedObjects(this, environment, source.Kind, backupId, compressor, cancellation.Token);
+        context.ObjectStreamFactory = streamed.OpenAsync;
         var pipe = new Pipe(new PipeOptions(pauseWriterThreshold: SourcePipeThreshold, resumeWriterThreshold: SourcePipeThreshold / 2, minimumSegmentSize: 128 * 1024, useSynchronizationContext: false));
         var sourceTask = RunSourceAsync(source, pipe.Writer, context, cancellation.Token);
         var dataCommitted = false;
@@ -57,6 +59,7 @@ internal sealed class BackupRunner(BackupEnvironment environment, RestoreRunner 
             dataCommitted = true;
             storedKeys.Add(dataKey);
             var objects = await StoreObjectsAsync(context, source.Kind, backupId, compressor, storedKeys, cancellation.Token).ConfigureAwait(false);
+            objects = await streamed.CompleteAsync(objects, storedKeys).ConfigureAwait(false);
             var manifest = new BackupManifest
             {
                 BackupId = backupId,
@@ -101,6 +104,11 @@ internal sealed class BackupRunner(BackupEnvironment environment, RestoreRunner 
             await cancellation.CancelAsync().ConfigureAwait(false);
             await pipe.Reader.CompleteAsync().ConfigureAwait(false);
             await ObserveAsync(sourceTask).ConfigureAwait(false);
+            foreach (var key in await streamed.AbortAsync(ex).ConfigureAwait(false))
+            {
+                await DeleteQuietlyAsync(key, backupId).ConfigureAwait(false);
+            }
+
             if (dataCommitted)
             {
                 foreach (var key in storedKeys)
@@ -246,51 +254,6 @@ internal sealed class BackupRunner(BackupEnvironment environment, RestoreRunner 
         catch (Exception ex) when (ex is not OperationCanceledException)
         {
             throw new StageFailure(PipelineStage.Manifest, ex);
-        }
-    }
-
-    /// <summary>Stores the source's companion objects through the same pipeline, each with its own encryption session.</summary>
-    private async Task<IReadOnlyDictionary<string, ManifestData>?> StoreObjectsAsync(BackupContext context, string kind, string backupId, ICompressor compressor, List<string> storedKeys, CancellationToken cancellationToken)
-    {
-        if (context.Objects.Count == 0)
-        {
-            return null;
-        }
-
-        var result = new SortedDictionary<string, ManifestData>(StringComparer.Ordinal);
-        foreach (var (name, content) in context.Objects)
-        {
-            var key = environment.Layout.ObjectKey(kind, backupId, name);
-            using var session = environment.Options.Encryption.Enabled ? environment.CreateEncryptor().BeginEncryption() : null;
-            var pipe = new Pipe(new PipeOptions(pauseWriterThreshold: SourcePipeThreshold, resumeWriterThreshold: SourcePipeThreshold / 2, useSynchronizationContext: false));
-            var writing = WriteBytesAsync(pipe.Writer, content, cancellationToken);
-            var (info, plaintextSha256, storedSha256) = await StoreAsync(pipe.Reader, writing, compressor, session, key, new ProgressReporter(null, environment.TimeProvider), cancellationToken).ConfigureAwait(false);
-            storedKeys.Add(key);
-            result[name] = new ManifestData
-            {
-                Key = StorageLayout.RelativeObjectKey(kind, backupId, name),
-                StoredSize = info.Size,
-                StoredSha256 = storedSha256,
-                PlaintextSize = content.Length,
-                PlaintextSha256 = plaintextSha256,
-            };
-        }
-
-        return result;
-    }
-
-    private static async Task WriteBytesAsync(PipeWriter writer, ReadOnlyMemory<byte> content, CancellationToken cancellationToken)
-    {
-        await Task.Yield();
-        try
-        {
-            await writer.WriteAsync(content, cancellationToken).ConfigureAwait(false);
-            await writer.CompleteAsync().ConfigureAwait(false);
-        }
-        catch (Exception ex)
-        {
-            // Boundary: the error travels down the pipe to the stage reading it.
-            await writer.CompleteAsync(StageFailure.Tag(PipelineStage.Source, ex)).ConfigureAwait(false);
         }
     }
 

@@ -154,12 +154,23 @@ internal sealed class RestoreRunner(BackupEnvironment environment) : IRestoreRun
         }
     }
 
-    /// <summary>Reads a small companion object (an index) into memory, verified like any restore.</summary>
-    internal async Task<byte[]> ReadObjectAsync(BackupManifest manifest, string objectName, CancellationToken cancellationToken)
+    /// <summary>
+    /// Opens a companion object (an index) as a stream read at the caller's pace, with the restore pipeline running
+    /// behind it: memory stays bounded whatever its size. The stream ends only after the object's size and checksums
+    /// have matched; disposing it before the end abandons the object.
+    /// </summary>
+    internal async Task<Stream> OpenObjectAsync(BackupManifest manifest, string objectName, CancellationToken cancellationToken)
     {
-        using var buffer = new MemoryStream();
-        await RestoreCoreAsync(manifest, RestoreTargets.ToStream(buffer), new ProgressReporter(null, environment.TimeProvider), cancellationToken, objectName).ConfigureAwait(false);
-        return buffer.ToArray();
+        var handOff = new HandOffTarget();
+        var running = RestoreCoreAsync(manifest, handOff, new ProgressReporter(null, environment.TimeProvider), cancellationToken, objectName);
+        _ = running.ContinueWith(
+            static (task, state) => ((HandOffTarget)state!).Fail(task.Exception?.InnerException ?? new OperationCanceledException()),
+            handOff,
+            CancellationToken.None,
+            TaskContinuationOptions.NotOnRanToCompletion | TaskContinuationOptions.ExecuteSynchronously,
+            TaskScheduler.Default);
+        var stream = await handOff.Opened.ConfigureAwait(false);
+        return new HandOffStream(stream, handOff, running);
     }
 
     private static async Task RunTargetAsync(IRestoreTarget target, ChunkSequenceStream content, RestoreContext context, CancellationToken cancellationToken)
