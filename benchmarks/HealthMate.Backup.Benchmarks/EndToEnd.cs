@@ -123,7 +123,7 @@ internal static class EndToEnd
         var rows = new List<string>();
         var backup = await Self(["phase", "backup-tree", "--tree", tree, .. common]);
         rows.Add(Row("HealthMate file-tree backup", bytes, backup) + $" {files.Length / backup.Seconds:F0} files/s");
-        var again = await Self(["phase", "backup-tree", "--tree", tree, "--parent", backup.Id, .. common]);
+        var again = await Self(["phase", "backup-tree", "--tree", tree, "--parent", backup.Id, "--twice", .. common]);
         rows.Add(Row("HealthMate backup again, unchanged (incremental)", bytes, again));
         var restore = await Self(["phase", "restore-tree", "--id", backup.Id, .. common]);
         rows.Add(Row("HealthMate restore into a folder (verified)", bytes, restore) + $" {files.Length / restore.Seconds:F0} files/s");
@@ -207,6 +207,10 @@ internal static class EndToEnd
         if (warmupMib > 0)
         {
             await WarmUpAsync(provider, Option(args, "--corpus") ?? Option(args, "--warmup-corpus") ?? "/tmp/hm-corpus/files.tar", warmupMib);
+            if (phase.EndsWith("-tree", StringComparison.Ordinal))
+            {
+                await WarmUpTreeAsync(provider, work);
+            }
         }
 
         using var sampler = args.Contains("--gc-info") ? new AllocationSampler() : null;
@@ -219,8 +223,18 @@ internal static class EndToEnd
             options.Paths.Add(Option(args, "--tree")!);
             var request = Option(args, "--parent") is { } parent ? new BackupRequest { Type = BackupType.Incremental, ParentId = parent } : null;
             var result = await provider.GetRequiredService<IBackupRunner>().RunAsync(BackupSources.FromFileTree(options), request);
+            if (args.Contains("--twice"))
+            {
+                // The first run in a process pays for JIT and runtime warm-up of this exact path; a host that backs
+                // up every night has paid it before. Report the second, and say what the first took.
+                note = $"first run in this process {clock.Elapsed.TotalSeconds:F2} s; ";
+                clock.Restart();
+                cpu = Process.GetCurrentProcess().TotalProcessorTime;
+                result = await provider.GetRequiredService<IBackupRunner>().RunAsync(BackupSources.FromFileTree(options), request);
+            }
+
             id = result.BackupId;
-            note = $"stored {result.Manifest.Data.StoredSize / 1048576.0:F0} MiB, ratio {(double)result.Manifest.Data.PlaintextSize / result.Manifest.Data.StoredSize:F2};";
+            note += $"stored {result.Manifest.Data.StoredSize / 1048576.0:F0} MiB, ratio {(double)result.Manifest.Data.PlaintextSize / result.Manifest.Data.StoredSize:F2};";
         }
         else if (phase == "restore-tree")
         {
@@ -289,6 +303,37 @@ internal static class EndToEnd
         await provider.GetRequiredService<IRestoreRunner>().RestoreAsync(warm.BackupId, new DiscardTarget());
     }
 
+    /// <summary>Runs a full, an incremental and a restore of a small generated tree, so the walk, the index merge and the
+    /// extraction also run as warm code, as in a host that backs its folders up every day.</summary>
+    private static async Task WarmUpTreeAsync(ServiceProvider provider, string work)
+    {
+        var tree = Path.Combine(work, "warmup-tree");
+        if (!Directory.Exists(tree))
+        {
+            var random = new Random(7);
+            for (var i = 0; i < 2000; i++)
+            {
+                var folder = Directory.CreateDirectory(Path.Combine(tree, $"d{i % 20:D2}")).FullName;
+                var content = new byte[random.Next(1, 4096)];
+                random.NextBytes(content);
+                await File.WriteAllBytesAsync(Path.Combine(folder, $"f{i:D5}.bin"), content);
+            }
+        }
+
+        var options = new HealthMate.Backup.FileTree.FileTreeSourceOptions();
+        options.Paths.Add(tree);
+        var backups = provider.GetRequiredService<IBackupRunner>();
+        var full = await backups.RunAsync(BackupSources.FromFileTree(options, "warmup-tree"));
+        for (var i = 0; i < 3; i++)
+        {
+            await backups.RunAsync(BackupSources.FromFileTree(options, "warmup-tree"), new BackupRequest { Type = BackupType.Incremental, ParentId = full.BackupId });
+        }
+
+        var restored = Path.Combine(work, "warmup-restored");
+        await provider.GetRequiredService<HealthMate.Backup.FileTree.IFileTreeRestoreRunner>().RestoreAsync(full.BackupId, restored);
+        Directory.Delete(restored, recursive: true);
+    }
+
     private static async Task<byte[]> Sha256OfRepeatsAsync(string corpus, int repeat)
     {
         using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
@@ -308,8 +353,12 @@ internal static class EndToEnd
 
     private static async Task<PhaseResult> Self(string[] args)
     {
-        var output = await RunAsync(Environment.ProcessPath!, [typeof(EndToEnd).Assembly.Location, "e2e", .. args], capture: true);
-        var line = output.Split('\n').Single(l => l.StartsWith("RESULT\t", StringComparison.Ordinal)).Split('\t');
+        // Under `dotnet run` this process is the app host; under `dotnet x.dll` it is the dotnet host, which needs the dll.
+        var host = Environment.ProcessPath!;
+        string[] prefix = Path.GetFileNameWithoutExtension(host) == "dotnet" ? [typeof(EndToEnd).Assembly.Location, "e2e"] : ["e2e"];
+        var output = await RunAsync(host, [.. prefix, .. args], capture: true);
+        var line = (output.Split('\n').SingleOrDefault(l => l.StartsWith("RESULT\t", StringComparison.Ordinal))
+            ?? throw new InvalidOperationException($"Phase '{string.Join(' ', args.Take(2))}' reported no result:\n{output}")).Split('\t');
         return new PhaseResult(line[1], double.Parse(line[2], CultureInfo.InvariantCulture), double.Parse(line[3], CultureInfo.InvariantCulture), double.Parse(line[4], CultureInfo.InvariantCulture), line[5]);
     }
 

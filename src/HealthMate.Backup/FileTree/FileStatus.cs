@@ -4,7 +4,7 @@ namespace HealthMate.Backup.FileTree;
 
 /// <summary>
 /// <c>lstat(2)</c> of a path, without following symbolic links: what .NET's FileSystemInfo does not expose (owner,
-/// device and inode for hard links, nanosecond times). Supported on Linux x64 and arm64; elsewhere <see cref="TryGet"/>
+/// device and inode for hard links, nanosecond times). Supported on Linux x64 and arm64; elsewhere <see cref="TryGet(string, out FileStatus)"/>
 /// returns false and callers fall back to what .NET provides.
 /// </summary>
 internal readonly partial record struct FileStatus(long Device, long Inode, long LinkCount, uint Mode, int Uid, int Gid, long Size, DateTimeOffset ModifiedAt, DateTimeOffset ChangedAt)
@@ -38,10 +38,31 @@ internal readonly partial record struct FileStatus(long Device, long Inode, long
             return false;
         }
 
-        var span = new ReadOnlySpan<byte>(buffer, 256);
-        status = RuntimeInformation.ProcessArchitecture == Architecture.X64 ? ParseX64(span) : ParseArm64(span);
+        status = Parse(new ReadOnlySpan<byte>(buffer, 256));
         return true;
     }
+
+    /// <summary><c>fstat(2)</c> of an open file: what was opened, whatever its path names now.</summary>
+    internal static unsafe bool TryGet(Microsoft.Win32.SafeHandles.SafeFileHandle handle, out FileStatus status)
+    {
+        status = default;
+        if (!IsSupported)
+        {
+            return false;
+        }
+
+        var buffer = stackalloc byte[256];
+        if (FStat(handle, buffer) != 0)
+        {
+            return false;
+        }
+
+        status = Parse(new ReadOnlySpan<byte>(buffer, 256));
+        return true;
+    }
+
+    private static FileStatus Parse(ReadOnlySpan<byte> span) =>
+        RuntimeInformation.ProcessArchitecture == Architecture.X64 ? ParseX64(span) : ParseArm64(span);
 
     // struct stat on x86_64 glibc: dev 0, ino 8, nlink 16, mode 24, uid 28, gid 32, rdev 40, size 48, blksize 56,
     // blocks 64, atim 72, mtim 88, ctim 104.
@@ -61,4 +82,7 @@ internal readonly partial record struct FileStatus(long Device, long Inode, long
 
     [LibraryImport("libc", EntryPoint = "lstat", StringMarshalling = StringMarshalling.Utf8)]
     private static unsafe partial int LStat(string path, byte* buffer);
+
+    [LibraryImport("libc", EntryPoint = "fstat")]
+    private static unsafe partial int FStat(Microsoft.Win32.SafeHandles.SafeFileHandle handle, byte* buffer);
 }

@@ -1,10 +1,37 @@
 using System.Runtime.InteropServices;
+using Microsoft.Win32.SafeHandles;
 
 namespace HealthMate.Backup.FileTree;
 
-/// <summary>POSIX calls .NET has no API for: hard links and ownership (without following symbolic links).</summary>
+/// <summary>POSIX calls .NET has no API for: hard links, ownership (without following symbolic links), and opening a
+/// file for backup without following a link or taking a lock.</summary>
 internal static partial class FileSystemNative
 {
+    internal const int NoSuchEntry = 2;
+    internal const int TooManyLinks = 40; // ELOOP: O_NOFOLLOW met a symbolic link
+    private const int ReadOnlyNoTtyNonBlockCloseOnExec = 0x100 | 0x800 | 0x80000;
+
+    /// <summary>
+    /// Opens a file to back it up: read-only, never through a symbolic link (a file swapped for a link after it was
+    /// listed is not followed), non-blocking (a file swapped for a FIFO does not hang the walk), close-on-exec, and
+    /// without the advisory lock .NET's FileStream takes. Returns null with the errno when it cannot.
+    /// </summary>
+    internal static SafeFileHandle? OpenForBackup(string path, out int errno)
+    {
+        // O_NOFOLLOW differs by architecture: 0400000 on x86-64, 0100000 on arm64.
+        var noFollow = RuntimeInformation.ProcessArchitecture == Architecture.Arm64 ? 0x8000 : 0x20000;
+        var handle = Open(path, ReadOnlyNoTtyNonBlockCloseOnExec | noFollow);
+        if (handle.IsInvalid)
+        {
+            errno = Marshal.GetLastPInvokeError();
+            handle.Dispose();
+            return null;
+        }
+
+        errno = 0;
+        return handle;
+    }
+
     internal static bool IsRoot => OperatingSystem.IsLinux() && GetEffectiveUserId() == 0;
 
     internal static void CreateHardLink(string existing, string path)
@@ -22,6 +49,9 @@ internal static partial class FileSystemNative
             throw new IOException($"Cannot set the owner of '{path}' to {uid}:{gid} (errno {Marshal.GetLastPInvokeError()}).");
         }
     }
+
+    [LibraryImport("libc", EntryPoint = "open", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    private static partial SafeFileHandle Open(string path, int flags);
 
     [LibraryImport("libc", EntryPoint = "link", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     private static partial int Link(string existing, string path);

@@ -100,14 +100,14 @@ internal sealed class FileTreeSource : IBackupSource
 
     private async Task WriteDirectoryAsync(TarWriter writer, Run run, string path, string entryName, string relative, CancellationToken cancellationToken)
     {
-        FileSystemInfo[] children;
+        List<ListedEntry> children;
         try
         {
-            children = new DirectoryInfo(path).GetFileSystemInfos();
+            children = DirectoryListing.Read(path);
         }
         catch (DirectoryNotFoundException)
         {
-            run.Missing(entryName + "/", _options);
+            run.Missing(entryName + "/");
             return;
         }
         catch (Exception ex) when (ex is UnauthorizedAccessException or IOException)
@@ -120,34 +120,45 @@ internal sealed class FileTreeSource : IBackupSource
         await writer.WriteEntryAsync(directoryEntry, cancellationToken).ConfigureAwait(false);
         await run.AddToIndexAsync(directoryEntry, entryName, FileIndexEntry.Directory, directoryStatus, cancellationToken).ConfigureAwait(false);
         run.Directories++;
-        foreach (var child in children.OrderBy(c => c.Name, StringComparer.Ordinal))
+        foreach (var child in children)
         {
             cancellationToken.ThrowIfCancellationRequested();
             var childRelative = relative.Length == 0 ? child.Name : $"{relative}/{child.Name}";
             var childEntry = $"{entryName}/{child.Name}";
+            var childPath = Path.Join(path, child.Name);
             if (_exclude.Matches(childRelative))
             {
                 run.Excluded++;
                 continue;
             }
 
-            if (child.LinkTarget is { } target)
+            if (!child.ValidName)
+            {
+                run.Unreadable(childEntry, new IOException(NotUtf8), _options);
+                continue;
+            }
+
+            var type = child.Type;
+            FileStatus? known = null;
+            if (type == ListedType.Unknown && FileStatus.TryGet(childPath, out var listed))
+            {
+                known = listed;
+                type = listed.IsSymbolicLink ? ListedType.SymbolicLink : listed.IsDirectory ? ListedType.Directory : listed.IsRegularFile ? ListedType.File : ListedType.Special;
+            }
+
+            if (type == ListedType.SymbolicLink)
             {
                 if (_include.IsEmpty || _include.Matches(childRelative))
                 {
-                    var link = run.Entry(TarEntryType.SymbolicLink, childEntry, child.FullName, out var linkStatus);
-                    link.LinkName = target;
-                    await writer.WriteEntryAsync(link, cancellationToken).ConfigureAwait(false);
-                    await run.AddToIndexAsync(link, childEntry, FileIndexEntry.SymbolicLink, linkStatus, cancellationToken, target: target).ConfigureAwait(false);
-                    run.SymbolicLinks++;
+                    await WriteSymbolicLinkAsync(writer, run, childPath, childEntry, cancellationToken).ConfigureAwait(false);
                 }
 
                 continue;
             }
 
-            if (child is DirectoryInfo)
+            if (type == ListedType.Directory)
             {
-                await WriteDirectoryAsync(writer, run, child.FullName, childEntry, childRelative, cancellationToken).ConfigureAwait(false);
+                await WriteDirectoryAsync(writer, run, childPath, childEntry, childRelative, cancellationToken).ConfigureAwait(false);
                 continue;
             }
 
@@ -157,16 +168,59 @@ internal sealed class FileTreeSource : IBackupSource
                 continue;
             }
 
-            await WriteFileAsync(writer, run, child.FullName, childEntry, cancellationToken).ConfigureAwait(false);
+            if (type == ListedType.Special)
+            {
+                run.Event(childEntry, FileTreeEventKind.SkippedSpecial, "not a regular file, folder or link");
+                run.SkippedSpecial++;
+                continue;
+            }
+
+            await WriteFileAsync(writer, run, childPath, childEntry, known, cancellationToken).ConfigureAwait(false);
         }
     }
 
-    private async Task WriteFileAsync(TarWriter writer, Run run, string path, string entryName, CancellationToken cancellationToken)
+    private const string NotUtf8 = "its name is not valid UTF-8, which .NET cannot open; rename it to back it up";
+
+    private static async Task WriteSymbolicLinkAsync(TarWriter writer, Run run, string path, string entryName, CancellationToken cancellationToken)
     {
-        var hasStatus = FileStatus.TryGet(path, out var status);
+        string? target;
+        try
+        {
+            target = new FileInfo(path).LinkTarget;
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            target = null;
+        }
+
+        if (target is null)
+        {
+            run.Missing(entryName); // gone, or no longer a link, since the folder was listed
+            return;
+        }
+
+        var link = run.Entry(TarEntryType.SymbolicLink, entryName, path, out var linkStatus);
+        link.LinkName = target;
+        await writer.WriteEntryAsync(link, cancellationToken).ConfigureAwait(false);
+        await run.AddToIndexAsync(link, entryName, FileIndexEntry.SymbolicLink, linkStatus, cancellationToken, target: target).ConfigureAwait(false);
+        run.SymbolicLinks++;
+    }
+
+    private async Task WriteFileAsync(TarWriter writer, Run run, string path, string entryName, FileStatus? known, CancellationToken cancellationToken)
+    {
+        FileStatus status;
+        bool hasStatus;
+        if (known is { } given)
+        {
+            (status, hasStatus) = (given, true);
+        }
+        else
+        {
+            hasStatus = FileStatus.TryGet(path, out status);
+        }
         if (!hasStatus && !File.Exists(path))
         {
-            run.Missing(entryName, _options);
+            run.Missing(entryName);
             return;
         }
 
@@ -205,65 +259,59 @@ internal sealed class FileTreeSource : IBackupSource
 
         for (var attempt = 1; ; attempt++)
         {
-            if (attempt > 1)
+            var opened = OpenedFile.Open(path, out var failure);
+            if (opened is null)
             {
-                // It changed while it was read: the second reading gets the file's new times and mode.
-                hasStatus = FileStatus.TryGet(path, out status);
-            }
+                switch (failure)
+                {
+                    case null:
+                        run.Missing(entryName);
+                        break;
+                    case NotSupportedException:
+                        run.Event(entryName, FileTreeEventKind.SkippedSpecial, "not a regular file, folder or link");
+                        run.SkippedSpecial++;
+                        break;
+                    default:
+                        run.Unreadable(entryName, failure, _options);
+                        break;
+                }
 
-            var before = new FileInfo(path);
-            if (!before.Exists)
-            {
-                run.Missing(entryName, _options);
-                return;
-            }
-
-            if (_options.MaxFileSize is { } max && before.Length > max)
-            {
-                run.Event(entryName, FileTreeEventKind.SkippedTooLarge, $"{before.Length} bytes, over the limit of {max}");
-                run.SkippedTooLarge++;
-                return;
-            }
-
-            FileStream file;
-            try
-            {
-                file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, bufferSize: 0, FileOptions.SequentialScan);
-            }
-            catch (Exception ex) when (ex is FileNotFoundException or DirectoryNotFoundException)
-            {
-                run.Missing(entryName, _options);
-                return;
-            }
-            catch (Exception ex) when (ex is UnauthorizedAccessException or IOException)
-            {
-                run.Unreadable(entryName, ex, _options);
                 return;
             }
 
             bool changed;
             PaxTarEntry entry;
             string sha256;
-            await using (file.ConfigureAwait(false))
+            var length = opened.Length;
+            await using (opened.ConfigureAwait(false))
             {
-                using var data = new FixedLengthReadStream(file, before.Length);
-                entry = run.Entry(TarEntryType.RegularFile, entryName, path, hasStatus ? status : null);
+                // What was opened is what is recorded: its status, taken from the open file.
+                var current = opened.Status ?? (hasStatus ? status : null);
+                if (_options.MaxFileSize is { } max && length > max)
+                {
+                    run.Event(entryName, FileTreeEventKind.SkippedTooLarge, $"{length} bytes, over the limit of {max}");
+                    run.SkippedTooLarge++;
+                    return;
+                }
+
+                using var data = new FixedLengthReadStream(opened.Stream, length);
+                entry = run.Entry(TarEntryType.RegularFile, entryName, path, current);
                 entry.DataStream = data;
                 await writer.WriteEntryAsync(entry, cancellationToken).ConfigureAwait(false);
                 sha256 = data.Sha256Hex();
-                var after = new FileInfo(path);
-                changed = data.SizeChanged || data.GrewBeyondLength() || after.Length != before.Length || after.LastWriteTimeUtc != before.LastWriteTimeUtc;
+                changed = data.SizeChanged || data.GrewBeyondLength() || opened.ChangedSinceOpen();
+                status = current ?? status;
             }
 
             if (!changed || attempt == 2)
             {
-                await run.AddToIndexAsync(entry, entryName, FileIndexEntry.File, status, cancellationToken, size: before.Length, sha256: sha256).ConfigureAwait(false);
+                await run.AddToIndexAsync(entry, entryName, FileIndexEntry.File, status, cancellationToken, size: length, sha256: sha256).ConfigureAwait(false);
             }
 
             if (!changed)
             {
                 run.Files++;
-                run.Bytes += before.Length;
+                run.Bytes += length;
                 if (hasStatus && status.LinkCount > 1)
                 {
                     run.HardLinks[(status.Device, status.Inode)] = entryName;
@@ -278,7 +326,7 @@ internal sealed class FileTreeSource : IBackupSource
                 run.Event(entryName, FileTreeEventKind.ChangedWhileReading, "changed during both readings; the second is kept");
                 run.ChangedWhileReading++;
                 run.Files++;
-                run.Bytes += before.Length;
+                run.Bytes += length;
                 return;
             }
         }
@@ -389,16 +437,9 @@ internal sealed class FileTreeSource : IBackupSource
 
         internal long Vanished { get; set; }
 
-        /// <summary>A listed entry that cannot be found again: gone (vanished), or named with bytes that are not UTF-8,
-        /// which .NET lists with U+FFFD in place of the bad bytes and cannot open (unreadable, by the configured policy).</summary>
-        internal void Missing(string path, FileTreeSourceOptions settings)
+        /// <summary>A listed entry that is gone (or no longer what it was) when the walk comes to it.</summary>
+        internal void Missing(string path)
         {
-            if (path.Contains('\uFFFD', StringComparison.Ordinal))
-            {
-                Unreadable(path, new IOException("its name is not valid UTF-8, which .NET cannot open; rename it to back it up"), settings);
-                return;
-            }
-
             Event(path, FileTreeEventKind.Vanished, "listed, then gone before it was read");
             Vanished++;
         }
