@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the test suite needs from Debian's packages: the stock tools the interop tests run
-# (zstd, gzip, tar, sha256sum, bsdtar). Later capabilities add PostgreSQL 15 and Ceph RGW here.
+# (zstd, gzip, tar, sha256sum, bsdtar) and PostgreSQL 15 (server and client tools; the tests start their own
+# throwaway cluster with scripts/postgres.sh, never the package's). Ceph RGW is added with the S3 provider.
 # Idempotent: installs only what is missing; runs apt-get update at most once.
 set -euo pipefail
 
@@ -10,6 +11,7 @@ command -v gzip >/dev/null 2>&1 || need+=(gzip)
 command -v tar >/dev/null 2>&1 || need+=(tar)
 command -v sha256sum >/dev/null 2>&1 || need+=(coreutils)
 command -v bsdtar >/dev/null 2>&1 || need+=(libarchive-tools)
+[ -x /usr/lib/postgresql/15/bin/initdb ] || need+=(postgresql-15)
 
 if [ ${#need[@]} -eq 0 ]; then
   echo "install-test-deps: everything present"
