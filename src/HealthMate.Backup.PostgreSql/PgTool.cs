@@ -72,9 +72,10 @@ internal sealed partial class PgTool
 
     /// <summary>
     /// Runs the tool to its end: <paramref name="stdin"/> (if any) is copied to its standard input, its standard output
-    /// to <paramref name="stdout"/> (if any). A non-zero exit fails with what it printed on standard error.
+    /// to <paramref name="stdout"/> (if any). A non-zero exit fails with what it printed on standard error; otherwise
+    /// that text is returned (a tool's progress and positions, with <c>--verbose</c>).
     /// </summary>
-    internal async Task RunAsync(IEnumerable<string> arguments, PostgreSqlConnectionOptions? connection, Stream? stdin, Stream? stdout, CancellationToken cancellationToken)
+    internal async Task<string> RunAsync(IEnumerable<string> arguments, PostgreSqlConnectionOptions? connection, Stream? stdin, Stream? stdout, CancellationToken cancellationToken)
     {
         var start = new ProcessStartInfo(Path)
         {
@@ -129,6 +130,8 @@ internal sealed partial class PgTool
             {
                 throw new IOException($"{Name} stopped reading its input before the end.", inputError);
             }
+
+            return message;
         }
         catch (Exception) when (!process.HasExited)
         {

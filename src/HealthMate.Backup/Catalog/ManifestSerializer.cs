@@ -34,6 +34,29 @@ internal static class ManifestSerializer
     /// <summary>Checks the envelope and HMAC, then parses the body and checks it belongs where it is stored.</summary>
     internal static BackupManifest Deserialize(ReadOnlySpan<byte> file, BackupKeyRing keyRing, string storageKey, string expectedKind, string expectedBackupId)
     {
+        var manifest = ReadAuthenticated(file, keyRing, storageKey);
+        if (!string.Equals(manifest.BackupId, expectedBackupId, StringComparison.Ordinal) || !string.Equals(manifest.Kind, expectedKind, StringComparison.Ordinal))
+        {
+            throw new ManifestAuthenticationException(storageKey, $"it describes backup {manifest.Kind}/{manifest.BackupId} but is stored as {expectedKind}/{expectedBackupId}");
+        }
+
+        return manifest;
+    }
+
+    /// <summary>Reads the manifest of an object stored at a key of its own (a WAL segment): it must name that key as its data.</summary>
+    internal static BackupManifest DeserializeKeyed(ReadOnlySpan<byte> file, BackupKeyRing keyRing, string storageKey, string expectedKind, string expectedRelativeDataKey)
+    {
+        var manifest = ReadAuthenticated(file, keyRing, storageKey);
+        if (!string.Equals(manifest.Kind, expectedKind, StringComparison.Ordinal) || !string.Equals(manifest.Data.Key, expectedRelativeDataKey, StringComparison.Ordinal))
+        {
+            throw new ManifestAuthenticationException(storageKey, $"it describes {manifest.Kind} object '{manifest.Data.Key}' but is stored for {expectedKind} object '{expectedRelativeDataKey}'");
+        }
+
+        return manifest;
+    }
+
+    private static BackupManifest ReadAuthenticated(ReadOnlySpan<byte> file, BackupKeyRing keyRing, string storageKey)
+    {
         if (file.Length > MaxManifestLength)
         {
             throw new ManifestAuthenticationException(storageKey, $"it is larger than {MaxManifestLength} bytes");
@@ -89,11 +112,6 @@ internal static class ManifestSerializer
         if (manifest.FormatVersion != BackupManifest.CurrentFormatVersion)
         {
             throw new BackupFormatException($"Manifest '{storageKey}' has format version {manifest.FormatVersion}; this library reads version {BackupManifest.CurrentFormatVersion}.");
-        }
-
-        if (!string.Equals(manifest.BackupId, expectedBackupId, StringComparison.Ordinal) || !string.Equals(manifest.Kind, expectedKind, StringComparison.Ordinal))
-        {
-            throw new ManifestAuthenticationException(storageKey, $"it describes backup {manifest.Kind}/{manifest.BackupId} but is stored as {expectedKind}/{expectedBackupId}");
         }
 
         return manifest;

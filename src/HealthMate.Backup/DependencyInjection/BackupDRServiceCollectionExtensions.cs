@@ -96,7 +96,9 @@ public static class BackupDRServiceCollectionExtensions
         services.TryAddSingleton<IBackupCatalog, BackupCatalog>();
         services.TryAddSingleton<BackupEnvironment>();
         services.TryAddSingleton<RestoreRunner>();
-        services.TryAddSingleton<IBackupRunner, BackupRunner>();
+        services.TryAddSingleton<BackupRunner>();
+        services.TryAddSingleton<IBackupRunner>(sp => sp.GetRequiredService<BackupRunner>());
+        services.TryAddSingleton<KeyedObjectStore>();
         services.TryAddSingleton<IRestoreRunner>(sp => sp.GetRequiredService<RestoreRunner>());
         services.TryAddSingleton<IVerifyRunner, VerifyRunner>();
         if (!OperatingSystem.IsWindows())

@@ -60,36 +60,14 @@ internal sealed partial class BackupRunner(BackupEnvironment environment, Restor
             storedKeys.Add(dataKey);
             var objects = await StoreObjectsAsync(context, source.Kind, backupId, compressor, storedKeys, cancellation.Token).ConfigureAwait(false);
             objects = await streamed.CompleteAsync(objects, storedKeys).ConfigureAwait(false);
-            var manifest = new BackupManifest
+            var manifest = Describe(backupId, source.Kind, source.Name, request, startedAt, context.Properties, compressor, session, new ManifestData
             {
-                BackupId = backupId,
-                Kind = source.Kind,
-                Name = source.Name,
-                Type = request.Type,
-                ParentId = request.ParentId,
-                StartedAt = startedAt,
-                CompletedAt = time.GetUtcNow(),
-                Properties = new SortedDictionary<string, string>(context.Properties, StringComparer.Ordinal),
-                Pipeline = new ManifestPipeline
-                {
-                    Compression = compressor.Name,
-                    CompressionLevel = compressor.Level,
-                    CompressionBlockSize = options.Compression.BlockSize,
-                    Encryption = session is null ? "none" : StreamingAeadConstants.AlgorithmName,
-                    KeyId = session?.KeyId,
-                    SegmentSize = session?.PlaintextSegmentSize,
-                    Salt = session is null ? null : AesGcmStreamingEncryptor.SaltHex(session),
-                },
-                Data = new ManifestData
-                {
-                    Key = StorageLayout.RelativeDataKey(source.Kind, backupId),
-                    StoredSize = data.Size,
-                    StoredSha256 = storedSha256,
-                    PlaintextSize = reporter.BytesRead,
-                    PlaintextSha256 = plaintextSha256,
-                },
-                Objects = objects,
-            };
+                Key = StorageLayout.RelativeDataKey(source.Kind, backupId),
+                StoredSize = data.Size,
+                StoredSha256 = storedSha256,
+                PlaintextSize = reporter.BytesRead,
+                PlaintextSha256 = plaintextSha256,
+            }) with { Objects = objects };
 
             await WriteManifestAsync(manifest, cancellation.Token).ConfigureAwait(false);
             reporter.Report(PipelineStage.Completed);
@@ -132,7 +110,31 @@ internal sealed partial class BackupRunner(BackupEnvironment environment, Restor
         }
     }
 
-    private static async Task RunSourceAsync(IBackupSource source, PipeWriter writer, BackupContext context, CancellationToken cancellationToken)
+    /// <summary>The manifest of a stored object: identity, what the source recorded, and how the pipeline stored it.</summary>
+    internal BackupManifest Describe(string backupId, string kind, string name, BackupRequest request, DateTimeOffset startedAt, IDictionary<string, string> properties, ICompressor compressor, IEncryptionSession? session, ManifestData data) => new()
+    {
+        BackupId = backupId,
+        Kind = kind,
+        Name = name,
+        Type = request.Type,
+        ParentId = request.ParentId,
+        StartedAt = startedAt,
+        CompletedAt = environment.TimeProvider.GetUtcNow(),
+        Properties = new SortedDictionary<string, string>(properties, StringComparer.Ordinal),
+        Pipeline = new ManifestPipeline
+        {
+            Compression = compressor.Name,
+            CompressionLevel = compressor.Level,
+            CompressionBlockSize = environment.Options.Compression.BlockSize,
+            Encryption = session is null ? "none" : StreamingAeadConstants.AlgorithmName,
+            KeyId = session?.KeyId,
+            SegmentSize = session?.PlaintextSegmentSize,
+            Salt = session is null ? null : AesGcmStreamingEncryptor.SaltHex(session),
+        },
+        Data = data,
+    };
+
+    internal static async Task RunSourceAsync(IBackupSource source, PipeWriter writer, BackupContext context, CancellationToken cancellationToken)
     {
         await Task.Yield();
         Exception? error = null;
@@ -154,7 +156,7 @@ internal sealed partial class BackupRunner(BackupEnvironment environment, Restor
         await writer.CompleteAsync(error).ConfigureAwait(false);
     }
 
-    private static async Task ObserveAsync(Task task)
+    internal static async Task ObserveAsync(Task task)
     {
         try
         {
@@ -166,7 +168,7 @@ internal sealed partial class BackupRunner(BackupEnvironment environment, Restor
         }
     }
 
-    private async Task<(StorageObjectInfo Data, string PlaintextSha256, string StoredSha256)> StoreAsync(
+    internal async Task<(StorageObjectInfo Data, string PlaintextSha256, string StoredSha256)> StoreAsync(
         PipeReader reader,
         Task sourceTask,
         ICompressor compressor,

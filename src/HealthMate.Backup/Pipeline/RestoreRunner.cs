@@ -51,7 +51,7 @@ internal sealed class RestoreRunner(BackupEnvironment environment) : IRestoreRun
     }
 
     /// <summary>Runs the restore pipeline into a target. Shared with full verification.</summary>
-    internal async Task<long> RestoreCoreAsync(BackupManifest manifest, IRestoreTarget target, ProgressReporter reporter, CancellationToken cancellationToken, string objectName = StorageLayout.DataName)
+    internal async Task<long> RestoreCoreAsync(BackupManifest manifest, IRestoreTarget target, ProgressReporter reporter, CancellationToken cancellationToken, string objectName = StorageLayout.DataName, string? storageKey = null)
     {
         var descriptor = objectName == StorageLayout.DataName ? manifest.Data
             : manifest.Objects?.GetValueOrDefault(objectName) ?? throw new BackupFormatException($"Backup {manifest.BackupId} has no '{objectName}' object.");
@@ -77,7 +77,7 @@ internal sealed class RestoreRunner(BackupEnvironment environment) : IRestoreRun
         Stream stored;
         try
         {
-            stored = await environment.Storage.OpenReadAsync(environment.Layout.ObjectKey(manifest.Kind, manifest.BackupId, objectName), null, token).ConfigureAwait(false);
+            stored = await environment.Storage.OpenReadAsync(storageKey ?? environment.Layout.ObjectKey(manifest.Kind, manifest.BackupId, objectName), null, token).ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is not OperationCanceledException)
         {

@@ -1,0 +1,126 @@
+using HealthMate.Backup.PostgreSql;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace HealthMate.Backup.Cli;
+
+/// <summary>
+/// The <c>healthmate-backup</c> commands. Configuration is the <c>BackupDR</c> section of a JSON file
+/// (<c>--config FILE</c>, else <c>$HEALTHMATE_BACKUP_CONFIG</c>, else <c>/etc/healthmate-backup/config.json</c>),
+/// overridden by environment variables <c>HEALTHMATE_BACKUP_BackupDR__…</c>; keys come from where it says (a key
+/// file, an environment variable), never from the command line.
+/// </summary>
+internal static class Commands
+{
+    internal const int Success = 0;
+    internal const int NotFound = 1;
+    internal const int Usage = 2;
+    internal const int Failure = 3;
+
+    private const string UsageText = """
+        usage:
+          healthmate-backup wal-push PATH [--config FILE] [--system-id ID]
+              archive one WAL file (archive_command = 'healthmate-backup wal-push %p --config FILE')
+          healthmate-backup wal-fetch NAME DESTINATION [--config FILE] [--system-id ID]
+              restore one WAL file (restore_command = 'healthmate-backup wal-fetch %f %p --config FILE')
+        exit codes: 0 done, 1 not in the archive (wal-fetch), 2 usage, 3 failed (PostgreSQL retries a failed push)
+        """;
+
+    internal static async Task<int> RunAsync(string[] args, TextWriter output, TextWriter error, CancellationToken cancellationToken)
+    {
+        var positional = new List<string>();
+        string? config = null, systemId = null;
+        for (var i = 0; i < args.Length; i++)
+        {
+            switch (args[i])
+            {
+                case "--config" when i + 1 < args.Length:
+                    config = args[++i];
+                    break;
+                case "--system-id" when i + 1 < args.Length:
+                    systemId = args[++i];
+                    break;
+                case "-h" or "--help":
+                    await output.WriteLineAsync(UsageText).ConfigureAwait(false);
+                    return Success;
+                default:
+                    if (args[i].StartsWith("--", StringComparison.Ordinal))
+                    {
+                        await error.WriteLineAsync($"unknown option '{args[i]}'\n{UsageText}").ConfigureAwait(false);
+                        return Usage;
+                    }
+
+                    positional.Add(args[i]);
+                    break;
+            }
+        }
+
+        var command = positional.Count > 0 ? positional[0] : null;
+        if (command is not ("wal-push" or "wal-fetch") || (command == "wal-push" && positional.Count != 2) || (command == "wal-fetch" && positional.Count != 3))
+        {
+            await error.WriteLineAsync(UsageText).ConfigureAwait(false);
+            return Usage;
+        }
+
+        try
+        {
+            var services = BuildServices(config);
+            await using (services.ConfigureAwait(false))
+            {
+                var archive = services.GetRequiredService<WalArchive>();
+                var options = new WalArchiveOptions { SystemIdentifier = systemId };
+                if (command == "wal-push")
+                {
+                    var result = await archive.PushAsync(positional[1], options, cancellationToken).ConfigureAwait(false);
+                    await output.WriteLineAsync($"{result.FileName}: {(result.Outcome == WalPushOutcome.Stored ? "archived" : "already archived, same content")} ({result.Bytes} bytes, cluster {result.SystemIdentifier}, timeline {result.Timeline})").ConfigureAwait(false);
+                    return Success;
+                }
+
+                if (!await archive.FetchAsync(positional[1], positional[2], options, cancellationToken).ConfigureAwait(false))
+                {
+                    await error.WriteLineAsync($"{positional[1]}: not in the archive").ConfigureAwait(false);
+                    return NotFound;
+                }
+
+                return Success;
+            }
+        }
+        catch (Exception ex)
+        {
+            // Boundary: one line per cause for PostgreSQL's log; messages never carry keys or passwords.
+            await error.WriteLineAsync($"healthmate-backup {command} failed: {Describe(ex)}").ConfigureAwait(false);
+            return Failure;
+        }
+    }
+
+    private static ServiceProvider BuildServices(string? configPath)
+    {
+        var path = configPath ?? Environment.GetEnvironmentVariable("HEALTHMATE_BACKUP_CONFIG") ?? "/etc/healthmate-backup/config.json";
+        if (!File.Exists(path))
+        {
+            throw new FileNotFoundException($"Configuration file '{path}' does not exist (pass --config FILE or set HEALTHMATE_BACKUP_CONFIG).");
+        }
+
+        var configuration = new ConfigurationBuilder()
+            .AddJsonFile(Path.GetFullPath(path), optional: false, reloadOnChange: false)
+            .AddEnvironmentVariables("HEALTHMATE_BACKUP_")
+            .Build();
+        var services = new ServiceCollection();
+        services.AddBackupDR(configuration.GetSection("BackupDR")).AddPostgreSql();
+        return services.BuildServiceProvider(new ServiceProviderOptions { ValidateOnBuild = true });
+    }
+
+    private static string Describe(Exception ex)
+    {
+        var parts = new List<string>();
+        for (var e = ex; e is not null; e = e.InnerException)
+        {
+            if (parts.Count == 0 || !parts[^1].Contains(e.Message, StringComparison.Ordinal))
+            {
+                parts.Add(e.Message);
+            }
+        }
+
+        return string.Join(" <- ", parts);
+    }
+}

@@ -1,0 +1,19 @@
+using HealthMate.Backup.Pipeline;
+using HealthMate.Backup.PostgreSql;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+
+namespace Microsoft.Extensions.DependencyInjection;
+
+/// <summary>Registers the PostgreSQL services with <c>AddBackupDR</c>.</summary>
+public static class PostgreSqlBackupDRBuilderExtensions
+{
+    /// <summary>Registers <see cref="WalArchive"/> (WAL push and fetch through the configured storage, key and pipeline).</summary>
+    /// <param name="builder">The builder <c>AddBackupDR</c> returned.</param>
+    /// <returns>The same builder.</returns>
+    public static IBackupDRBuilder AddPostgreSql(this IBackupDRBuilder builder)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        builder.Services.TryAddSingleton(sp => new WalArchive(sp.GetRequiredService<KeyedObjectStore>()));
+        return builder;
+    }
+}
