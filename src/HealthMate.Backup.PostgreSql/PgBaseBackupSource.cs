@@ -1,5 +1,4 @@
 using System.Globalization;
-using System.Text.RegularExpressions;
 using Npgsql;
 
 namespace HealthMate.Backup.PostgreSql;
@@ -9,7 +8,7 @@ namespace HealthMate.Backup.PostgreSql;
 /// pipeline. The manifest records the system identifier, timeline, start and stop LSN, the server's clock before and
 /// after, its version, and the backup label, which are what a point-in-time restore needs to choose and use it.
 /// </summary>
-internal sealed partial class PgBaseBackupSource : IBackupSource
+internal sealed class PgBaseBackupSource : IBackupSource
 {
     internal const string Format = "base-tar";
     private readonly PhysicalBackupOptions _options;
@@ -42,7 +41,7 @@ internal sealed partial class PgBaseBackupSource : IBackupSource
         var label = $"healthmate-backup {context.BackupId}";
         List<string> arguments =
         [
-            "--pgdata=-", "--format=tar", "--no-password", "--verbose",
+            "--pgdata=-", "--format=tar", "--no-password",
             "--checkpoint=" + (_options.Checkpoint == CheckpointMode.Fast ? "fast" : "spread"),
             "--wal-method=" + (_options.Wal == BaseBackupWal.Fetch ? "fetch" : "none"),
             "--label=" + label,
@@ -52,13 +51,15 @@ internal sealed partial class PgBaseBackupSource : IBackupSource
             arguments.Add("--max-rate=" + rate.ToString(CultureInfo.InvariantCulture));
         }
 
-        var progress = await tool.RunAsync(arguments, connection, stdin: null, stdout: destination, cancellationToken).ConfigureAwait(false);
+        // The start and end points come from the archive itself: backup_label (start, timeline) and the backup
+        // manifest pg_basebackup appends (its WAL range), read as they pass.
+        var capture = new TarMemberCapture(destination, new HashSet<string>(StringComparer.Ordinal) { "backup_label", "backup_manifest" }, 64 * 1024 * 1024);
+        await tool.RunAsync(arguments, connection, stdin: null, stdout: capture, cancellationToken).ConfigureAwait(false);
         var after = await ClusterState.ReadAsync(connection, cancellationToken).ConfigureAwait(false);
-        var start = StartPoint().Match(progress);
-        var end = EndPoint().Match(progress);
-        if (!start.Success || !end.Success)
+        var (startLsn, timeline, endLsn) = BaseBackupPoints.Read(capture.Captured);
+        if (endLsn is null)
         {
-            throw new InvalidOperationException($"pg_basebackup did not report its start and end points: {progress.Trim()}");
+            throw new InvalidOperationException("pg_basebackup's archive carries no backup manifest, so its end point is unknown; do not disable manifests.");
         }
 
         if (after.SystemIdentifier != before.SystemIdentifier)
@@ -69,9 +70,9 @@ internal sealed partial class PgBaseBackupSource : IBackupSource
         void Put(string key, string value) => context.Properties["postgres." + key] = value;
         Put("format", Format);
         Put("system-identifier", before.SystemIdentifier);
-        Put("timeline", start.Groups["tli"].Value);
-        Put("start-lsn", start.Groups["lsn"].Value);
-        Put("stop-lsn", end.Groups["lsn"].Value);
+        Put("timeline", timeline.ToString(CultureInfo.InvariantCulture));
+        Put("start-lsn", startLsn);
+        Put("stop-lsn", endLsn);
         Put("start-time", before.Clock.ToString("O", CultureInfo.InvariantCulture));
         Put("stop-time", after.Clock.ToString("O", CultureInfo.InvariantCulture));
         Put("server-version", before.Version.Display);
@@ -80,12 +81,6 @@ internal sealed partial class PgBaseBackupSource : IBackupSource
         Put("wal-included", (_options.Wal == BaseBackupWal.Fetch).ToString(CultureInfo.InvariantCulture).ToLowerInvariant());
         Put("checkpoint", _options.Checkpoint == CheckpointMode.Fast ? "fast" : "spread");
     }
-
-    [GeneratedRegex(@"write-ahead log start point: (?<lsn>[0-9A-F]+/[0-9A-F]+) on timeline (?<tli>\d+)")]
-    private static partial Regex StartPoint();
-
-    [GeneratedRegex(@"write-ahead log end point: (?<lsn>[0-9A-F]+/[0-9A-F]+)")]
-    private static partial Regex EndPoint();
 }
 
 /// <summary>What a backup records about the cluster: its identity, version and clock.</summary>

@@ -7,13 +7,23 @@ namespace Microsoft.Extensions.DependencyInjection;
 /// <summary>Registers the PostgreSQL services with <c>AddBackupDR</c>.</summary>
 public static class PostgreSqlBackupDRBuilderExtensions
 {
-    /// <summary>Registers <see cref="WalArchive"/> (WAL push and fetch through the configured storage, key and pipeline).</summary>
+    /// <summary>Registers <see cref="WalArchive"/> (WAL push and fetch through the configured storage, key and pipeline)
+    /// and <see cref="PointInTimeRestore"/>.</summary>
     /// <param name="builder">The builder <c>AddBackupDR</c> returned.</param>
     /// <returns>The same builder.</returns>
     public static IBackupDRBuilder AddPostgreSql(this IBackupDRBuilder builder)
     {
         ArgumentNullException.ThrowIfNull(builder);
         builder.Services.TryAddSingleton(sp => new WalArchive(sp.GetRequiredService<KeyedObjectStore>()));
+        if (!OperatingSystem.IsWindows())
+        {
+            builder.Services.TryAddSingleton(CreatePointInTimeRestore);
+        }
+
         return builder;
     }
+
+    [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
+    private static PointInTimeRestore CreatePointInTimeRestore(IServiceProvider services) =>
+        new(services.GetRequiredService<HealthMate.Backup.Catalog.IBackupCatalog>(), services.GetRequiredService<HealthMate.Backup.IRestoreRunner>(), services.GetService<TimeProvider>() ?? TimeProvider.System);
 }

@@ -1,0 +1,337 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text;
+using System.Text.RegularExpressions;
+using HealthMate.Backup.Catalog;
+using HealthMate.Backup.FileTree;
+using Npgsql;
+
+namespace HealthMate.Backup.PostgreSql;
+
+/// <summary>
+/// Point-in-time restore: chooses the newest base backup that ends before the target (or the one named), restores it
+/// into an empty data directory, writes the recovery settings (<c>restore_command</c>, the target, the end action;
+/// archiving off so the copy never writes into the production archive), starts the server, follows recovery to its
+/// end, and reports where it stopped. Recovery that ends before the target is an error, not a success.
+/// </summary>
+[System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
+public sealed partial class PointInTimeRestore
+{
+    private const string LogName = "healthmate-recovery.log";
+    private readonly IBackupCatalog _catalog;
+    private readonly IRestoreRunner _restores;
+    private readonly TimeProvider _time;
+
+    internal PointInTimeRestore(IBackupCatalog catalog, IRestoreRunner restores, TimeProvider time)
+    {
+        _catalog = catalog;
+        _restores = restores;
+        _time = time;
+    }
+
+    /// <summary>Restores a cluster to a point in time.</summary>
+    /// <param name="options">Where, to what point, and how; validated first.</param>
+    /// <param name="cancellationToken">Cancels the restore; a started server is stopped again.</param>
+    /// <returns>Which backup was used, where recovery stopped, the timeline, and how long it took.</returns>
+    /// <exception cref="ArgumentException">The options are invalid.</exception>
+    /// <exception cref="InvalidOperationException">The data directory is not empty or a cluster runs there, or no base backup fits.</exception>
+    /// <exception cref="RecoveryTargetNotReachedException">The WAL archive ends before the target.</exception>
+    public async Task<PointInTimeRestoreResult> RestoreAsync(PointInTimeRestoreOptions options, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        var errors = options.Validate();
+        if (errors.Count > 0)
+        {
+            throw new ArgumentException(string.Join(" ", errors), nameof(options));
+        }
+
+        var started = _time.GetTimestamp();
+        var dataDirectory = Path.GetFullPath(options.DataDirectory);
+        EnsureEmpty(dataDirectory);
+        var backup = await ChooseBackupAsync(options, cancellationToken).ConfigureAwait(false);
+
+        await _restores.RestoreAsync(backup.BackupId, RestoreTargets.ToDirectory(dataDirectory, new DirectoryRestoreOptions { RestoreOwnership = false }), cancellationToken: cancellationToken).ConfigureAwait(false);
+        await WriteRecoverySettingsAsync(dataDirectory, backup, options, cancellationToken).ConfigureAwait(false);
+        var server = new ServerControl(options.Connection.ToolsDirectory, options.ServerUser, dataDirectory);
+        await server.TakeOwnershipAsync(cancellationToken).ConfigureAwait(false);
+
+        var running = false;
+        try
+        {
+            running = await server.StartAsync(Path.Combine(dataDirectory, LogName), options.Action != RecoveryEndAction.Shutdown, options.Timeout, cancellationToken).ConfigureAwait(false);
+            var timeline = await FollowRecoveryAsync(server, options, cancellationToken).ConfigureAwait(false);
+            var log = ReadLog(dataDirectory);
+            var stop = StopLine().Match(log);
+            var redo = RedoDone().Match(log);
+            return new PointInTimeRestoreResult(
+                backup.BackupId,
+                dataDirectory,
+                stop.Success ? stop.Groups[1].Value.Trim() : (log.Contains("archive recovery complete", StringComparison.Ordinal) ? "end of the WAL archive" : null),
+                redo.Success ? redo.Groups[1].Value : null,
+                timeline,
+                options.Action,
+                _time.GetElapsedTime(started));
+        }
+        catch (Exception) when (running)
+        {
+            // Boundary: a restore that failed or was cancelled does not leave a server running.
+            await server.StopQuietlyAsync().ConfigureAwait(false);
+            throw;
+        }
+    }
+
+    private static void EnsureEmpty(string dataDirectory)
+    {
+        if (File.Exists(Path.Combine(dataDirectory, "postmaster.pid")))
+        {
+            throw new InvalidOperationException($"A cluster is running in '{dataDirectory}' (postmaster.pid exists); a restore never replaces a running cluster.");
+        }
+
+        if (Directory.Exists(dataDirectory) && Directory.EnumerateFileSystemEntries(dataDirectory).Any())
+        {
+            throw new InvalidOperationException($"The data directory '{dataDirectory}' is not empty; restore into a new or empty directory.");
+        }
+    }
+
+    /// <summary>The named backup, or the newest physical backup that ends before the target.</summary>
+    private async Task<BackupManifest> ChooseBackupAsync(PointInTimeRestoreOptions options, CancellationToken cancellationToken)
+    {
+        if (options.BackupId is { } id)
+        {
+            var named = await _catalog.GetAsync(id, cancellationToken).ConfigureAwait(false);
+            return IsBaseBackup(named) ? named : throw new InvalidOperationException($"Backup {id} is not a physical PostgreSQL backup (pg_basebackup).");
+        }
+
+        var candidates = new List<BackupManifest>();
+        await foreach (var manifest in _catalog.ListAsync(options.BackupKind, cancellationToken).ConfigureAwait(false))
+        {
+            if (IsBaseBackup(manifest) && EndsBefore(manifest, options.Target))
+            {
+                candidates.Add(manifest);
+            }
+        }
+
+        return candidates.OrderBy(m => m.CompletedAt).LastOrDefault()
+            ?? throw new InvalidOperationException($"No physical backup of kind '{options.BackupKind}' ends before the target ({options.Target}).");
+    }
+
+    private static bool IsBaseBackup(BackupManifest manifest) =>
+        manifest.Properties.TryGetValue("postgres.format", out var format) && format == PgBaseBackupSource.Format;
+
+    /// <summary>A backup can reach a target only if it became consistent before it: its stop point precedes the target.</summary>
+    private static bool EndsBefore(BackupManifest manifest, RecoveryTarget target) => target.Kind switch
+    {
+        "time" => manifest.Properties.TryGetValue("postgres.stop-time", out var stop)
+            && DateTimeOffset.TryParse(stop, CultureInfo.InvariantCulture, DateTimeStyles.RoundtripKind, out var stopTime) && stopTime <= target.Time,
+        "lsn" => manifest.Properties.TryGetValue("postgres.stop-lsn", out var stopLsn) && Lsn.TryParse(stopLsn, out var end)
+            && Lsn.TryParse(target.Value, out var wanted) && end <= wanted,
+        _ => true,
+    };
+
+    private static async Task WriteRecoverySettingsAsync(string dataDirectory, BackupManifest backup, PointInTimeRestoreOptions options, CancellationToken cancellationToken)
+    {
+        var settings = new StringBuilder()
+            .AppendLine(CultureInfo.InvariantCulture, $"# point-in-time restore by healthmate-backup from backup {backup.BackupId} to {options.Target}")
+            .AppendLine(CultureInfo.InvariantCulture, $"port = {options.Port}")
+            .AppendLine("archive_mode = off")
+            .AppendLine("logging_collector = off")
+            .AppendLine(CultureInfo.InvariantCulture, $"restore_command = {PostgreSqlConf.Quote(options.RestoreCommand)}")
+            .AppendLine("recovery_target_timeline = 'latest'")
+            .AppendLine(CultureInfo.InvariantCulture, $"recovery_target_action = '{options.Action.ToString().ToLowerInvariant()}'");
+        foreach (var line in options.Target.Settings())
+        {
+            settings.AppendLine(line);
+        }
+
+        foreach (var (name, value) in options.Settings)
+        {
+            settings.AppendLine(CultureInfo.InvariantCulture, $"{name} = {value}");
+        }
+
+        await File.AppendAllTextAsync(Path.Combine(dataDirectory, "postgresql.auto.conf"), settings.ToString(), cancellationToken).ConfigureAwait(false);
+        await File.WriteAllBytesAsync(Path.Combine(dataDirectory, "recovery.signal"), [], cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Waits until the server has done what it was told at the target; returns its timeline.</summary>
+    private async Task<int?> FollowRecoveryAsync(ServerControl server, PointInTimeRestoreOptions options, CancellationToken cancellationToken)
+    {
+        var deadline = _time.GetTimestamp() + (long)(options.Timeout.TotalSeconds * _time.TimestampFrequency);
+        while (true)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            if (!server.IsRunning)
+            {
+                var log = ReadLog(server.DataDirectory);
+                if (log.Contains("recovery ended before configured recovery target was reached", StringComparison.Ordinal))
+                {
+                    throw new RecoveryTargetNotReachedException(options.Target.ToString(), Tail(log));
+                }
+
+                if (options.Action == RecoveryEndAction.Shutdown && StopLine().IsMatch(log))
+                {
+                    return null;
+                }
+
+                throw new InvalidOperationException($"The restored server stopped before it finished recovery. Server log:\n{Tail(log)}");
+            }
+
+            if (options.Action != RecoveryEndAction.Shutdown && await TryReadStateAsync(options).ConfigureAwait(false) is { } state)
+            {
+                if (options.Action == RecoveryEndAction.Promote && !state.InRecovery)
+                {
+                    return state.Timeline;
+                }
+
+                if (options.Action == RecoveryEndAction.Pause && state.InRecovery && state.Paused)
+                {
+                    return state.Timeline;
+                }
+            }
+
+            if (_time.GetTimestamp() > deadline)
+            {
+                throw new TimeoutException($"Recovery did not finish within {options.Timeout}. Server log:\n{Tail(ReadLog(server.DataDirectory))}");
+            }
+
+            await Task.Delay(TimeSpan.FromMilliseconds(100), _time, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    private static async Task<(bool InRecovery, bool Paused, int Timeline)?> TryReadStateAsync(PointInTimeRestoreOptions options)
+    {
+        var connection = new PostgreSqlConnectionOptions
+        {
+            Host = options.Connection.Host,
+            Port = options.Port,
+            Username = options.Connection.Username,
+            Password = options.Connection.Password,
+            SslMode = options.Connection.SslMode,
+            ConnectTimeoutSeconds = 5,
+        };
+        try
+        {
+            var db = connection.OpenConnection(options.Connection.MaintenanceDatabase);
+            await using (db.ConfigureAwait(false))
+            {
+                await db.OpenAsync().ConfigureAwait(false);
+                var command = new NpgsqlCommand("SELECT pg_is_in_recovery(), pg_is_in_recovery() AND pg_get_wal_replay_pause_state() = 'paused', (SELECT timeline_id FROM pg_control_checkpoint())", db);
+                await using (command.ConfigureAwait(false))
+                {
+                    var reader = await command.ExecuteReaderAsync().ConfigureAwait(false);
+                    await using (reader.ConfigureAwait(false))
+                    {
+                        await reader.ReadAsync().ConfigureAwait(false);
+                        return (reader.GetBoolean(0), reader.GetBoolean(1), reader.GetInt32(2));
+                    }
+                }
+            }
+        }
+        catch (Exception ex) when (ex is NpgsqlException or InvalidOperationException or TimeoutException)
+        {
+            return null; // not accepting connections yet (or shutting down): the caller looks again
+        }
+    }
+
+    private static string ReadLog(string dataDirectory)
+    {
+        var path = Path.Combine(dataDirectory, LogName);
+        try
+        {
+            using var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
+            using var reader = new StreamReader(file);
+            return reader.ReadToEnd();
+        }
+        catch (Exception ex) when (ex is FileNotFoundException or DirectoryNotFoundException)
+        {
+            return string.Empty;
+        }
+    }
+
+    private static string Tail(string log) => log.Length <= 4000 ? log : log[^4000..];
+
+    [GeneratedRegex(@"LOG:\s+(recovery stopping [^\n]+)")]
+    private static partial Regex StopLine();
+
+    [GeneratedRegex(@"LOG:\s+redo done at ([0-9A-F]+/[0-9A-F]+)")]
+    private static partial Regex RedoDone();
+}
+
+/// <summary>pg_ctl for one data directory, run as the server's user when this process is root.</summary>
+[System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
+internal sealed class ServerControl(string? toolsDirectory, string serverUser, string dataDirectory)
+{
+    internal string DataDirectory { get; } = dataDirectory;
+
+    internal bool IsRunning => File.Exists(Path.Combine(DataDirectory, "postmaster.pid"));
+
+    /// <summary>PostgreSQL wants its data directory owned by its user, mode 0700.</summary>
+    internal async Task TakeOwnershipAsync(CancellationToken cancellationToken)
+    {
+        File.SetUnixFileMode(DataDirectory, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        if (FileSystemNative.IsRoot)
+        {
+            await RunAsync("chown", ["-R", "--", serverUser + ":", DataDirectory], asServerUser: false, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Starts the server. With <paramref name="wait"/>, until it accepts connections (or fails to start).</summary>
+    internal async Task<bool> StartAsync(string logFile, bool wait, TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        var pgCtl = PgTool.Locate("pg_ctl", toolsDirectory).Path;
+        var seconds = ((int)Math.Ceiling(timeout.TotalSeconds)).ToString(CultureInfo.InvariantCulture);
+        var (exitCode, output) = await RunAsync(pgCtl, ["start", "-D", DataDirectory, "-l", logFile, wait ? "-w" : "-W", "-t", seconds], asServerUser: true, cancellationToken).ConfigureAwait(false);
+        // pg_ctl -w fails when the server exits during start-up (a recovery that cannot reach its target may do that):
+        // the caller reads the server log either way.
+        _ = exitCode;
+        _ = output;
+        return true;
+    }
+
+    internal async Task StopQuietlyAsync()
+    {
+        try
+        {
+            var pgCtl = PgTool.Locate("pg_ctl", toolsDirectory).Path;
+            await RunAsync(pgCtl, ["stop", "-D", DataDirectory, "-m", "fast", "-w"], asServerUser: true, CancellationToken.None).ConfigureAwait(false);
+        }
+        catch (Exception)
+        {
+            // Boundary: the restore already failed with its own error.
+        }
+    }
+
+    private async Task<(int ExitCode, string Output)> RunAsync(string executable, IReadOnlyList<string> arguments, bool asServerUser, CancellationToken cancellationToken)
+    {
+        var start = new ProcessStartInfo(asServerUser && FileSystemNative.IsRoot ? "runuser" : executable)
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+            WorkingDirectory = Path.GetTempPath(),
+        };
+        if (asServerUser && FileSystemNative.IsRoot)
+        {
+            foreach (var argument in new[] { "-u", serverUser, "--", executable })
+            {
+                start.ArgumentList.Add(argument);
+            }
+        }
+
+        foreach (var argument in arguments)
+        {
+            start.ArgumentList.Add(argument);
+        }
+
+        using var process = Process.Start(start) ?? throw new InvalidOperationException($"{executable} could not be started.");
+        var output = process.StandardOutput.ReadToEndAsync(cancellationToken);
+        var error = process.StandardError.ReadToEndAsync(cancellationToken);
+        await process.WaitForExitAsync(cancellationToken).ConfigureAwait(false);
+        var text = await output.ConfigureAwait(false) + await error.ConfigureAwait(false);
+        if (!asServerUser && process.ExitCode != 0)
+        {
+            throw new IOException($"{executable} failed with exit code {process.ExitCode}: {text.Trim()}");
+        }
+
+        return (process.ExitCode, text);
+    }
+}
