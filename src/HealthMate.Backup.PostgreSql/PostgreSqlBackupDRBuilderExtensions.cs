@@ -8,7 +8,7 @@ namespace Microsoft.Extensions.DependencyInjection;
 public static class PostgreSqlBackupDRBuilderExtensions
 {
     /// <summary>Registers <see cref="WalArchive"/> (WAL push and fetch through the configured storage, key and pipeline)
-    /// and <see cref="PointInTimeRestore"/>.</summary>
+    /// <see cref="PointInTimeRestore"/> and <see cref="PostgreSqlTestRestore"/>.</summary>
     /// <param name="builder">The builder <c>AddBackupDR</c> returned.</param>
     /// <returns>The same builder.</returns>
     public static IBackupDRBuilder AddPostgreSql(this IBackupDRBuilder builder)
@@ -18,10 +18,15 @@ public static class PostgreSqlBackupDRBuilderExtensions
         if (!OperatingSystem.IsWindows())
         {
             builder.Services.TryAddSingleton(CreatePointInTimeRestore);
+            builder.Services.TryAddSingleton(CreateTestRestore);
         }
 
         return builder;
     }
+
+    [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
+    private static PostgreSqlTestRestore CreateTestRestore(IServiceProvider services) =>
+        new(services.GetRequiredService<HealthMate.Backup.Catalog.IBackupCatalog>(), services.GetRequiredService<HealthMate.Backup.IRestoreRunner>(), services.GetRequiredService<PointInTimeRestore>(), services.GetRequiredService<HealthMate.Backup.Verification.IVerificationRecords>(), services.GetService<TimeProvider>() ?? TimeProvider.System);
 
     [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
     private static PointInTimeRestore CreatePointInTimeRestore(IServiceProvider services) =>

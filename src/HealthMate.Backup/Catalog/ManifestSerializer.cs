@@ -17,13 +17,20 @@ internal static class ManifestSerializer
     private const int KeyCheckLength = 16;
     private const int MaxManifestLength = 1024 * 1024;
 
-    internal static byte[] Serialize(BackupManifest manifest, BackupKeyRing keyRing)
+    /// <summary>The manifest envelope; other authenticated documents (verification records) use their own format name,
+    /// body member and HMAC key, so one can never pass for another.</summary>
+    internal static readonly EnvelopeKind Manifest = new(FormatName, "manifest", KeyDerivation.ManifestMacKeyInfo);
+
+    internal static byte[] Serialize(BackupManifest manifest, BackupKeyRing keyRing) =>
+        Seal(JsonSerializer.SerializeToUtf8Bytes(manifest, ManifestJsonContext.Default.BackupManifest), keyRing, Manifest);
+
+    /// <summary>Wraps a JSON object body in an authenticated envelope under the active key.</summary>
+    internal static byte[] Seal(byte[] body, BackupKeyRing keyRing, EnvelopeKind kind)
     {
-        var body = JsonSerializer.SerializeToUtf8Bytes(manifest, ManifestJsonContext.Default.BackupManifest);
         var keyId = keyRing.ActiveKeyId;
-        var (mac, keyCheck) = Authenticate(keyRing.GetKey(keyId), body);
+        var (mac, keyCheck) = Authenticate(keyRing.GetKey(keyId), body, kind);
         var prefix = Encoding.UTF8.GetBytes(
-            $"{{\"format\":\"{FormatName}\",\"version\":{EnvelopeVersion},\"keyId\":\"{keyId}\",\"keyCheck\":\"{Convert.ToHexStringLower(keyCheck)}\",\"hmacSha256\":\"{Convert.ToHexStringLower(mac)}\",\"manifest\":");
+            $"{{\"format\":\"{kind.Format}\",\"version\":{EnvelopeVersion},\"keyId\":\"{keyId}\",\"keyCheck\":\"{Convert.ToHexStringLower(keyCheck)}\",\"hmacSha256\":\"{Convert.ToHexStringLower(mac)}\",\"{kind.Member}\":");
         var result = new byte[prefix.Length + body.Length + 1];
         prefix.CopyTo(result, 0);
         body.CopyTo(result, prefix.Length);
@@ -57,47 +64,7 @@ internal static class ManifestSerializer
 
     private static BackupManifest ReadAuthenticated(ReadOnlySpan<byte> file, BackupKeyRing keyRing, string storageKey)
     {
-        if (file.Length > MaxManifestLength)
-        {
-            throw new ManifestAuthenticationException(storageKey, $"it is larger than {MaxManifestLength} bytes");
-        }
-
-        var envelope = ParseEnvelope(file, storageKey);
-        if (envelope.Version != EnvelopeVersion)
-        {
-            throw new BackupFormatException($"Manifest '{storageKey}' has envelope version {envelope.Version}; this library reads version {EnvelopeVersion}.");
-        }
-
-        var body = file[envelope.BodyStart..envelope.BodyEnd];
-        if (!keyRing.Contains(envelope.KeyId))
-        {
-            // A damaged key id must not pass for a missing key: if a key we hold authenticates the body, the id was altered.
-            foreach (var candidate in keyRing.KeyIds)
-            {
-                if (CryptographicOperations.FixedTimeEquals(Authenticate(keyRing.GetKey(candidate), body).Mac, envelope.Mac))
-                {
-                    throw new ManifestAuthenticationException(storageKey, "its key id field was altered");
-                }
-            }
-
-            throw new BackupKeyNotFoundException(envelope.KeyId);
-        }
-
-        var (mac, keyCheck) = Authenticate(keyRing.GetKey(envelope.KeyId), body);
-        var macMatches = CryptographicOperations.FixedTimeEquals(mac, envelope.Mac);
-        if (!macMatches)
-        {
-            // With the right key the key check matches; if it does not, the configured key is the wrong one.
-            throw CryptographicOperations.FixedTimeEquals(keyCheck, envelope.KeyCheck)
-                ? new ManifestAuthenticationException(storageKey, "its HMAC does not match its content")
-                : new WrongKeyException(envelope.KeyId, "manifest");
-        }
-
-        if (!CryptographicOperations.FixedTimeEquals(keyCheck, envelope.KeyCheck))
-        {
-            throw new ManifestAuthenticationException(storageKey, "its key check field was altered");
-        }
-
+        var body = Open(file, keyRing, storageKey, Manifest);
         BackupManifest manifest;
         try
         {
@@ -117,13 +84,60 @@ internal static class ManifestSerializer
         return manifest;
     }
 
-    private static (byte[] Mac, byte[] KeyCheck) Authenticate(ReadOnlySpan<byte> kek, ReadOnlySpan<byte> body)
+    /// <summary>Checks an envelope's form, key and HMAC, and returns its authentic body.</summary>
+    internal static ReadOnlySpan<byte> Open(ReadOnlySpan<byte> file, BackupKeyRing keyRing, string storageKey, EnvelopeKind kind)
+    {
+        if (file.Length > MaxManifestLength)
+        {
+            throw new ManifestAuthenticationException(storageKey, $"it is larger than {MaxManifestLength} bytes");
+        }
+
+        var envelope = ParseEnvelope(file, storageKey, kind);
+        if (envelope.Version != EnvelopeVersion)
+        {
+            throw new BackupFormatException($"Manifest '{storageKey}' has envelope version {envelope.Version}; this library reads version {EnvelopeVersion}.");
+        }
+
+        var body = file[envelope.BodyStart..envelope.BodyEnd];
+        if (!keyRing.Contains(envelope.KeyId))
+        {
+            // A damaged key id must not pass for a missing key: if a key we hold authenticates the body, the id was altered.
+            foreach (var candidate in keyRing.KeyIds)
+            {
+                if (CryptographicOperations.FixedTimeEquals(Authenticate(keyRing.GetKey(candidate), body, kind).Mac, envelope.Mac))
+                {
+                    throw new ManifestAuthenticationException(storageKey, "its key id field was altered");
+                }
+            }
+
+            throw new BackupKeyNotFoundException(envelope.KeyId);
+        }
+
+        var (mac, keyCheck) = Authenticate(keyRing.GetKey(envelope.KeyId), body, kind);
+        var macMatches = CryptographicOperations.FixedTimeEquals(mac, envelope.Mac);
+        if (!macMatches)
+        {
+            // With the right key the key check matches; if it does not, the configured key is the wrong one.
+            throw CryptographicOperations.FixedTimeEquals(keyCheck, envelope.KeyCheck)
+                ? new ManifestAuthenticationException(storageKey, "its HMAC does not match its content")
+                : new WrongKeyException(envelope.KeyId, "manifest");
+        }
+
+        if (!CryptographicOperations.FixedTimeEquals(keyCheck, envelope.KeyCheck))
+        {
+            throw new ManifestAuthenticationException(storageKey, "its key check field was altered");
+        }
+
+        return body;
+    }
+
+    private static (byte[] Mac, byte[] KeyCheck) Authenticate(ReadOnlySpan<byte> kek, ReadOnlySpan<byte> body, EnvelopeKind kind)
     {
         Span<byte> macKey = stackalloc byte[32];
         var keyCheck = new byte[KeyCheckLength];
         try
         {
-            KeyDerivation.Derive(kek, [], KeyDerivation.ManifestMacKeyInfo, macKey);
+            KeyDerivation.Derive(kek, [], kind.MacKeyInfo, macKey);
             KeyDerivation.Derive(kek, [], KeyDerivation.ManifestKeyCheckInfo, keyCheck);
             return (HMACSHA256.HashData(macKey, body), keyCheck);
         }
@@ -133,7 +147,7 @@ internal static class ManifestSerializer
         }
     }
 
-    private static Envelope ParseEnvelope(ReadOnlySpan<byte> file, string storageKey)
+    private static Envelope ParseEnvelope(ReadOnlySpan<byte> file, string storageKey, EnvelopeKind kind)
     {
         try
         {
@@ -164,7 +178,7 @@ internal static class ManifestSerializer
                     case "hmacSha256" when mac is null:
                         mac = Convert.FromHexString(reader.GetString()!);
                         break;
-                    case "manifest" when bodyStart < 0:
+                    case var member when member == kind.Member && bodyStart < 0:
                         Expect(reader.TokenType == JsonTokenType.StartObject);
                         bodyStart = (int)reader.TokenStartIndex;
                         reader.Skip();
@@ -176,7 +190,7 @@ internal static class ManifestSerializer
             }
 
             Expect(reader.TokenType == JsonTokenType.EndObject && !reader.Read());
-            Expect(format == FormatName && version is not null && BackupKeyRing.IsValidKeyId(keyId) && keyCheck?.Length == KeyCheckLength && mac?.Length == 32 && bodyStart >= 0);
+            Expect(format == kind.Format && version is not null && BackupKeyRing.IsValidKeyId(keyId) && keyCheck?.Length == KeyCheckLength && mac?.Length == 32 && bodyStart >= 0);
             return new Envelope(version!.Value, keyId!, keyCheck!, mac!, bodyStart, bodyEnd);
         }
         catch (Exception ex) when (ex is JsonException or FormatException or InvalidOperationException)
@@ -195,3 +209,6 @@ internal static class ManifestSerializer
 
     private readonly record struct Envelope(int Version, string KeyId, byte[] KeyCheck, byte[] Mac, int BodyStart, int BodyEnd);
 }
+
+/// <summary>One kind of authenticated document: its format name, the member holding its body, and its HMAC key's HKDF info.</summary>
+internal sealed record EnvelopeKind(string Format, string Member, byte[] MacKeyInfo);

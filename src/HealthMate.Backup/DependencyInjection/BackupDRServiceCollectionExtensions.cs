@@ -99,6 +99,7 @@ public static class BackupDRServiceCollectionExtensions
         services.TryAddSingleton<BackupRunner>();
         services.TryAddSingleton<IBackupRunner>(sp => sp.GetRequiredService<BackupRunner>());
         services.TryAddSingleton<KeyedObjectStore>();
+        services.TryAddSingleton<HealthMate.Backup.Verification.IVerificationRecords, HealthMate.Backup.Verification.VerificationRecords>();
         services.TryAddSingleton<IRestoreRunner>(sp => sp.GetRequiredService<RestoreRunner>());
         services.TryAddSingleton<IVerifyRunner, VerifyRunner>();
         if (!OperatingSystem.IsWindows())

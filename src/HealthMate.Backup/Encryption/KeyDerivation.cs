@@ -10,6 +10,7 @@ internal static class KeyDerivation
     internal static readonly byte[] ObjectKeyCheckInfo = Encoding.ASCII.GetBytes("HealthMate.Backup v1 key check");
     internal static readonly byte[] ManifestMacKeyInfo = Encoding.ASCII.GetBytes("HealthMate.Backup v1 manifest HMAC key");
     internal static readonly byte[] ManifestKeyCheckInfo = Encoding.ASCII.GetBytes("HealthMate.Backup v1 manifest key check");
+    internal static readonly byte[] RecordMacKeyInfo = Encoding.ASCII.GetBytes("HealthMate.Backup v1 record HMAC key");
 
     internal static void Derive(ReadOnlySpan<byte> keyEncryptionKey, ReadOnlySpan<byte> salt, ReadOnlySpan<byte> info, Span<byte> output) =>
         HKDF.DeriveKey(HashAlgorithmName.SHA256, keyEncryptionKey, output, salt, info);
