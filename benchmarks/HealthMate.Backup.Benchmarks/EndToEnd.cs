@@ -35,6 +35,11 @@ internal static class EndToEnd
             return await TreeAsync(args, tree, corpus, work);
         }
 
+        if (args.Contains("--postgres"))
+        {
+            return await PostgresBenchmark.RunAsync(args, corpus, work);
+        }
+
         if (!File.Exists(corpus))
         {
             Console.Error.WriteLine($"No corpus at {corpus}: run scripts/make-file-corpus.sh first.");
@@ -101,7 +106,7 @@ internal static class EndToEnd
     }
 
     /// <summary>Starts from an empty work folder and a fresh benchmark key (random, only in this process tree's environment).</summary>
-    private static void PrepareWork(string work)
+    internal static void PrepareWork(string work)
     {
         if (Directory.Exists(work))
         {
@@ -217,7 +222,11 @@ internal static class EndToEnd
         var cpu = Process.GetCurrentProcess().TotalProcessorTime;
         var clock = Stopwatch.StartNew();
         string id, note = string.Empty;
-        if (phase == "backup-tree")
+        if (phase.StartsWith("postgres-", StringComparison.Ordinal))
+        {
+            (id, note) = await PostgresBenchmark.RunPhaseAsync(phase, provider);
+        }
+        else if (phase == "backup-tree")
         {
             var options = new HealthMate.Backup.FileTree.FileTreeSourceOptions();
             options.Paths.Add(Option(args, "--tree")!);
@@ -351,7 +360,7 @@ internal static class EndToEnd
         return hash.GetHashAndReset();
     }
 
-    private static async Task<PhaseResult> Self(string[] args)
+    internal static async Task<PhaseResult> Self(string[] args)
     {
         // Under `dotnet run` this process is the app host; under `dotnet x.dll` it is the dotnet host, which needs the dll.
         var host = Environment.ProcessPath!;
@@ -362,14 +371,14 @@ internal static class EndToEnd
         return new PhaseResult(line[1], double.Parse(line[2], CultureInfo.InvariantCulture), double.Parse(line[3], CultureInfo.InvariantCulture), double.Parse(line[4], CultureInfo.InvariantCulture), line[5]);
     }
 
-    private static async Task<PhaseResult> Tool(string command, params string[] args)
+    internal static async Task<PhaseResult> Tool(string command, params string[] args)
     {
         var clock = Stopwatch.StartNew();
         var (peak, cpu) = await RunMeasuredAsync(command, args);
         return new PhaseResult(string.Empty, clock.Elapsed.TotalSeconds, cpu, peak, string.Empty);
     }
 
-    private static string Row(string name, long bytes, PhaseResult r) =>
+    internal static string Row(string name, long bytes, PhaseResult r) =>
         $"{name,-60} {bytes / 1e6 / r.Seconds,6:F0} {r.Seconds,8:F2} {r.CpuSeconds,7:F2} {r.PeakRssMib,6:F0} MiB  {r.Note}";
 
     private static async Task<string> RunAsync(string command, string[] arguments, bool capture)
@@ -480,13 +489,13 @@ internal static class EndToEnd
         return true;
     }
 
-    private static string? Option(string[] args, string name)
+    internal static string? Option(string[] args, string name)
     {
         var index = Array.IndexOf(args, name);
         return index >= 0 && index + 1 < args.Length ? args[index + 1] : null;
     }
 
-    private sealed record PhaseResult(string Id, double Seconds, double CpuSeconds, double PeakRssMib, string Note);
+    internal sealed record PhaseResult(string Id, double Seconds, double CpuSeconds, double PeakRssMib, string Note);
 
     private sealed class DiscardTarget : IRestoreTarget
     {
