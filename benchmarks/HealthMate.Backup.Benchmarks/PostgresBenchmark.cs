@@ -53,6 +53,10 @@ internal static class PostgresBenchmark
             File.Delete(file);
             var physical = await EndToEnd.Self(["phase", "postgres-physical", .. common]);
             rows.Add(EndToEnd.Row("HealthMate physical (pg_basebackup, zstd-1, AES, fsync)", clusterSize, physical));
+            if (File.Exists("/usr/bin/pgbackrest"))
+            {
+                rows.Add(EndToEnd.Row("pgBackRest full (zst-1, process-max 2, start-fast)", clusterSize, await PgBackRestAsync(env)));
+            }
         }
 
         Console.WriteLine();
@@ -78,6 +82,40 @@ internal static class PostgresBenchmark
         var result = await provider.GetRequiredService<IBackupRunner>().RunAsync(source);
         var data = result.Manifest.Data;
         return (result.BackupId, $"stream {data.PlaintextSize / 1048576.0:F0} MiB, stored {data.StoredSize / 1048576.0:F0} MiB");
+    }
+
+    /// <summary>pgBackRest (Debian's) backing up the same cluster into a fresh repository, as the server's user.</summary>
+    private static async Task<EndToEnd.PhaseResult> PgBackRestAsync(Dictionary<string, string> env)
+    {
+        var root = "/tmp/hm-pgbr";
+        if (Directory.Exists(root))
+        {
+            Directory.Delete(root, recursive: true);
+        }
+
+        Directory.CreateDirectory(Path.Combine(root, "repo"));
+        var config = Path.Combine(root, "pgbackrest.conf");
+        await File.WriteAllTextAsync(config, $"""
+            [global]
+            repo1-path={root}/repo
+            repo1-retention-full=2
+            log-path={root}
+            lock-path={root}
+            compress-type=zst
+            compress-level=1
+            start-fast=y
+            archive-check=n
+            process-max=2
+
+            [bench]
+            pg1-path={env["HM_PG_DATA"]}
+            pg1-port={env["HM_PG_PORT"]}
+            pg1-socket-path={Cluster}/sock
+            pg1-user=postgres
+            """);
+        await RunAsync("chown", "-R", "postgres:", root);
+        await RunAsync("runuser", "-u", "postgres", "--", "pgbackrest", "--config=" + config, "--stanza=bench", "stanza-create");
+        return await EndToEnd.Tool("runuser", "-u", "postgres", "--", "pgbackrest", "--config=" + config, "--stanza=bench", "--type=full", "backup");
     }
 
     private static async Task EnsureClusterAsync(int scale, int notes)

@@ -1,5 +1,4 @@
 using System.Globalization;
-using Npgsql;
 
 namespace HealthMate.Backup.PostgreSql;
 
@@ -36,7 +35,7 @@ internal sealed class PgDumpSource : IBackupSource
         ArgumentNullException.ThrowIfNull(context);
         var connection = _options.Connection;
         var pgDump = PgTool.Locate("pg_dump", connection.ToolsDirectory);
-        var serverVersion = await ServerVersion.ReadAsync(connection, connection.MaintenanceDatabase, cancellationToken).ConfigureAwait(false);
+        var serverVersion = (await ClusterState.ReadAsync(connection, cancellationToken).ConfigureAwait(false)).Version;
         var toolMajor = await pgDump.GetMajorVersionAsync(cancellationToken).ConfigureAwait(false);
         ServerVersion.EnsureToolCanServe(pgDump.Name, toolMajor, serverVersion);
 
@@ -179,34 +178,6 @@ internal sealed class PgDumpSource : IBackupSource
 internal readonly record struct ServerVersion(int Number, string Display)
 {
     internal int Major => Number / 10000;
-
-    internal static async Task<ServerVersion> ReadAsync(PostgreSqlConnectionOptions connection, string database, CancellationToken cancellationToken)
-    {
-        var db = connection.OpenConnection(database);
-        await using (db.ConfigureAwait(false))
-        {
-            try
-            {
-                await db.OpenAsync(cancellationToken).ConfigureAwait(false);
-            }
-            catch (NpgsqlException ex)
-            {
-                // Npgsql's message names the server and the problem, never the password.
-                throw new PostgreSqlConnectionException($"Cannot connect to database '{database}' at {connection}: {ex.Message}", ex);
-            }
-
-            var command = new NpgsqlCommand("SELECT current_setting('server_version_num')::int, current_setting('server_version')", db);
-            await using (command.ConfigureAwait(false))
-            {
-                var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
-                await using (reader.ConfigureAwait(false))
-                {
-                    await reader.ReadAsync(cancellationToken).ConfigureAwait(false);
-                    return new ServerVersion(reader.GetInt32(0), reader.GetString(1));
-                }
-            }
-        }
-    }
 
     /// <summary>pg_dump and pg_restore read servers of their own major version and older, never newer ones.</summary>
     internal static void EnsureToolCanServe(string tool, int toolMajor, ServerVersion server)

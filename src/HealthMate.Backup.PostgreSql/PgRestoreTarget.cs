@@ -34,7 +34,7 @@ internal sealed class PgRestoreTarget : IRestoreTarget
 
         var connection = _options.Connection;
         var pgRestore = PgTool.Locate("pg_restore", connection.ToolsDirectory);
-        var server = await ServerVersion.ReadAsync(connection, connection.MaintenanceDatabase, cancellationToken).ConfigureAwait(false);
+        var server = (await ClusterState.ReadAsync(connection, cancellationToken).ConfigureAwait(false)).Version;
         ServerVersion.EnsureToolCanServe(pgRestore.Name, await pgRestore.GetMajorVersionAsync(cancellationToken).ConfigureAwait(false), server);
 
         var created = await PrepareDatabaseAsync(cancellationToken).ConfigureAwait(false);

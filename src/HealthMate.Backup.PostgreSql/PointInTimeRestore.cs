@@ -199,15 +199,8 @@ public sealed partial class PointInTimeRestore
 
     private static async Task<(bool InRecovery, bool Paused, int Timeline)?> TryReadStateAsync(PointInTimeRestoreOptions options)
     {
-        var connection = new PostgreSqlConnectionOptions
-        {
-            Host = options.Connection.Host,
-            Port = options.Port,
-            Username = options.Connection.Username,
-            Password = options.Connection.Password,
-            SslMode = options.Connection.SslMode,
-            ConnectTimeoutSeconds = 5,
-        };
+        var connection = options.Connection.With(port: options.Port);
+        connection.ConnectTimeoutSeconds = 5;
         try
         {
             var db = connection.OpenConnection(options.Connection.MaintenanceDatabase);

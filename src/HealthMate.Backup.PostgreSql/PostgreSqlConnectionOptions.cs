@@ -86,14 +86,18 @@ public sealed class PostgreSqlConnectionOptions
     /// <returns><c>user@host:port</c>.</returns>
     public override string ToString() => $"{Username}@{Host}:{Port}";
 
-    internal void ThrowIfInvalid()
+    /// <summary>A copy, optionally pointed at another port (a restored cluster) or with another password.</summary>
+    internal PostgreSqlConnectionOptions With(int? port = null, string? password = null) => new()
     {
-        var errors = Validate();
-        if (errors.Count > 0)
-        {
-            throw new ArgumentException(string.Join(" ", errors));
-        }
-    }
+        Host = Host,
+        Port = port ?? Port,
+        Username = Username,
+        Password = password ?? Password,
+        SslMode = SslMode,
+        ConnectTimeoutSeconds = ConnectTimeoutSeconds,
+        MaintenanceDatabase = MaintenanceDatabase,
+        ToolsDirectory = ToolsDirectory,
+    };
 
     internal NpgsqlConnection OpenConnection(string database)
     {

@@ -145,7 +145,7 @@ public sealed class PostgreSqlTestRestore
         {
             await _pointInTime.RestoreAsync(restore, cancellationToken).ConfigureAwait(false);
             var restoreTime = _time.GetElapsedTime(started);
-            var connection = Copy(options.Connection, physical.Port);
+            var connection = options.Connection.With(port: physical.Port);
             var databases = await QueryAsync(connection, connection.MaintenanceDatabase, "SELECT datname FROM pg_database WHERE datallowconn AND NOT datistemplate ORDER BY 1", cancellationToken).ConfigureAwait(false);
             details["databases"] = databases.Count.ToString(CultureInfo.InvariantCulture);
             foreach (var database in databases)
@@ -261,16 +261,4 @@ public sealed class PostgreSqlTestRestore
             // Boundary: the result is already decided; a leftover throwaway database carries the prefix and can be dropped by hand.
         }
     }
-
-    private static PostgreSqlConnectionOptions Copy(PostgreSqlConnectionOptions o, int port) => new()
-    {
-        Host = o.Host,
-        Port = port,
-        Username = o.Username,
-        Password = o.Password,
-        SslMode = o.SslMode,
-        ConnectTimeoutSeconds = o.ConnectTimeoutSeconds,
-        MaintenanceDatabase = o.MaintenanceDatabase,
-        ToolsDirectory = o.ToolsDirectory,
-    };
 }

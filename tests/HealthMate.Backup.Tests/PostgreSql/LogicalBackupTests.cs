@@ -116,8 +116,7 @@ public sealed class LogicalBackupTests(PostgresFixture postgres) : IDisposable
         const string Wrong = "not-the-password-7f3a9c";
         var logs = new FakeLogCollector();
         using var host = new TestHost(services: s => s.AddSingleton<ILoggerFactory>(new FakeLoggerProviderFactory(logs)));
-        var connection = Clone(postgres.Connection);
-        connection.Password = Wrong;
+        var connection = postgres.Connection.With(password: Wrong);
 
         var error = await Assert.ThrowsAsync<BackupStageException>(() => host.Backups.RunAsync(
             PostgreSqlBackups.Logical(new LogicalBackupOptions { Connection = connection, Database = "postgres" })).AsTask());
@@ -193,16 +192,6 @@ public sealed class LogicalBackupTests(PostgresFixture postgres) : IDisposable
         _databases.Add(database);
         return database;
     }
-
-    private static PostgreSqlConnectionOptions Clone(PostgreSqlConnectionOptions o) => new()
-    {
-        Host = o.Host,
-        Port = o.Port,
-        Username = o.Username,
-        Password = o.Password,
-        SslMode = o.SslMode,
-        ToolsDirectory = o.ToolsDirectory,
-    };
 }
 
 /// <summary>Options and tool-version rules that need no server.</summary>

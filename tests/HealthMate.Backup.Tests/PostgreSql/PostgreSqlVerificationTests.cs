@@ -118,15 +118,13 @@ public sealed class PostgreSqlVerificationTests(PostgresFixture postgres) : IDis
         Assert.Equal("primary", healthy.Data["role"]);
         Assert.Equal("on", healthy.Data["archive_mode"]);
 
-        var wrong = Clone(postgres.Connection);
-        wrong.Password = "definitely-wrong-31337";
+        var wrong = postgres.Connection.With(password: "definitely-wrong-31337");
         var unhealthy = await new PostgreSqlHealthProbe(new PostgreSqlProbeOptions { Connection = wrong }).ProbeAsync();
         Assert.Equal(ProbeStatus.Unhealthy, unhealthy.Status);
         Assert.Contains("password authentication failed", unhealthy.Description, StringComparison.Ordinal);
         Assert.DoesNotContain("definitely-wrong-31337", unhealthy.Description + unhealthy.Error, StringComparison.Ordinal);
 
-        var nobody = Clone(postgres.Connection);
-        nobody.Port = FreePort();
+        var nobody = postgres.Connection.With(port: FreePort());
         Assert.Equal(ProbeStatus.Unhealthy, (await new PostgreSqlHealthProbe(new PostgreSqlProbeOptions { Connection = nobody, Timeout = TimeSpan.FromSeconds(2) }).ProbeAsync()).Status);
     }
 
@@ -147,15 +145,6 @@ public sealed class PostgreSqlVerificationTests(PostgresFixture postgres) : IDis
         return await _host.Backups.RunAsync(PostgreSqlBackups.Logical(new LogicalBackupOptions { Connection = postgres.Connection, Database = database, IncludeGlobals = false }));
     }
 
-    private static PostgreSqlConnectionOptions Clone(PostgreSqlConnectionOptions o) => new()
-    {
-        Host = o.Host,
-        Port = o.Port,
-        Username = o.Username,
-        Password = o.Password,
-        SslMode = o.SslMode,
-        ToolsDirectory = o.ToolsDirectory,
-    };
 
     private static int FreePort()
     {
