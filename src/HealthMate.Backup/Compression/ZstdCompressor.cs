@@ -151,6 +151,11 @@ internal sealed class ZstdCompressor : ICompressor
 
     private static bool ProbeNative()
     {
+        if (string.Equals(Environment.GetEnvironmentVariable("HEALTHMATE_BACKUP_ZSTD"), "managed", StringComparison.OrdinalIgnoreCase))
+        {
+            return false; // the escape hatch: keep the managed port even where libzstd loads
+        }
+
         try
         {
             using var compressor = new NativeCompressor(new ZstdNet.CompressionOptions(1));
