@@ -3,6 +3,9 @@
 #
 #   scripts/postgres.sh install        installs Debian's postgresql-15 when missing (as root)
 #   scripts/postgres.sh start DIR      initdb + start a cluster in DIR on a free port; writes DIR/env
+#   scripts/postgres.sh standby PRIMARY_DIR DIR
+#                                      a streaming standby of that cluster (pg_basebackup -R) in DIR on a free port;
+#                                      writes DIR/env like start (same password: the standby is a copy)
 #   scripts/postgres.sh stop DIR       stops the cluster and deletes DIR
 #
 # DIR/env holds the connection for the tests (HM_PG_HOST, HM_PG_PORT, HM_PG_USER, HM_PG_PASSWORD, HM_PG_BIN):
@@ -88,6 +91,30 @@ ENV
   echo "postgres 15 up on 127.0.0.1:$port (data $dir/data)" >&2
 }
 
+standby() {
+  local primary=$1 dir=$2
+  # shellcheck disable=SC1091
+  . "$primary/env"
+  mkdir -p "$dir"
+  [ "$(id -u)" = 0 ] && chown postgres: "$dir"
+  as_pg mkdir -p "$dir/sock"
+  PGPASSWORD=$HM_PG_PASSWORD as_pg "$PGBIN/pg_basebackup" -h "$HM_PG_HOST" -p "$HM_PG_PORT" -U "$HM_PG_USER" \
+    -D "$dir/data" -R -X stream -c fast --no-password
+  local port attempt
+  for attempt in 1 2 3 4 5; do
+    port=$(free_port)
+    printf '%s\n' "port = $port" "unix_socket_directories = '$dir/sock'" "archive_mode = off" \
+      | as_pg tee -a "$dir/data/postgresql.auto.conf" >/dev/null
+    if as_pg "$PGBIN/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 start >/dev/null; then
+      break
+    fi
+    [ "$attempt" = 5 ] && { cat "$dir/server.log" >&2; exit 1; }
+  done
+  sed -e "s/^HM_PG_PORT=.*/HM_PG_PORT=$port/" -e "s|^HM_PG_DATA=.*|HM_PG_DATA=$dir/data|" "$primary/env" >"$dir/env"
+  chmod 600 "$dir/env"
+  echo "standby of $HM_PG_HOST:$HM_PG_PORT up on 127.0.0.1:$port (data $dir/data)" >&2
+}
+
 stop() {
   local dir=$1
   if [ -f "$dir/data/postmaster.pid" ]; then
@@ -99,6 +126,7 @@ stop() {
 case "${1:-}" in
   install) install ;;
   start) start "${2:?usage: postgres.sh start DIR}" ;;
+  standby) standby "${2:?usage: postgres.sh standby PRIMARY_DIR DIR}" "${3:?usage: postgres.sh standby PRIMARY_DIR DIR}" ;;
   stop) stop "${2:?usage: postgres.sh stop DIR}" ;;
-  *) sed -n '2,14p' "$0"; exit 2 ;;
+  *) sed -n '2,17p' "$0"; exit 2 ;;
 esac

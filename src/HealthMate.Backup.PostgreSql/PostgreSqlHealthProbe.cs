@@ -43,9 +43,9 @@ public sealed class PostgreSqlHealthProbe : IHealthProbe
     {
         ArgumentNullException.ThrowIfNull(options);
         var errors = options.Connection?.Validate() ?? ["Connection is required."];
-        if (errors.Count > 0 || options.Timeout <= TimeSpan.Zero || options.MaxArchiveLagSegments < 0)
+        if (errors.Count > 0 || options.Timeout <= TimeSpan.Zero || options.MaxArchiveLagSegments < 0 || options.MaxReplayLag < TimeSpan.Zero || string.IsNullOrWhiteSpace(options.Name))
         {
-            throw new ArgumentException(string.Join(" ", errors.Append("Timeout must be positive and MaxArchiveLagSegments not negative.")), nameof(options));
+            throw new ArgumentException(string.Join(" ", errors.Append("Name is required, Timeout must be positive, MaxReplayLag and MaxArchiveLagSegments not negative.")), nameof(options));
         }
 
         _options = options;

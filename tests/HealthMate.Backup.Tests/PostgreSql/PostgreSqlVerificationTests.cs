@@ -128,6 +128,24 @@ public sealed class PostgreSqlVerificationTests(PostgresFixture postgres) : IDis
         Assert.Equal(ProbeStatus.Unhealthy, (await new PostgreSqlHealthProbe(new PostgreSqlProbeOptions { Connection = nobody, Timeout = TimeSpan.FromSeconds(2) }).ProbeAsync()).Status);
     }
 
+    [Fact]
+    public async Task Probe_ReportsAStreamingStandby_WithItsReplayPositionsAndLag()
+    {
+        var (standby, stop) = await postgres.StartStandbyAsync();
+        await using (stop)
+        {
+            await postgres.ExecuteAsync("postgres", "CREATE TABLE IF NOT EXISTS probe_standby (x int); INSERT INTO probe_standby VALUES (1);");
+            var result = await new PostgreSqlHealthProbe(new PostgreSqlProbeOptions { Connection = standby }).ProbeAsync();
+
+            Assert.Equal(ProbeStatus.Healthy, result.Status);
+            Assert.Equal("standby", result.Data["role"]);
+            Assert.Matches("^[0-9A-F]+/[0-9A-F]+$", (string)result.Data["replay_lsn"]);
+            Assert.True((long)result.Data["replay_lag_bytes"] >= 0);
+            Assert.True((double)result.Data["replay_lag_seconds"] >= 0);
+            Assert.Throws<ArgumentException>(() => new PostgreSqlHealthProbe(new PostgreSqlProbeOptions { Connection = standby, MaxReplayLag = TimeSpan.FromSeconds(-1) }));
+        }
+    }
+
     [Theory]
     [InlineData("000000010000000000000003", "000000010000000000000004", 0)]
     [InlineData("000000010000000000000003", "000000010000000000000009", 5)]

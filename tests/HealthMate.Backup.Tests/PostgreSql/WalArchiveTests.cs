@@ -113,6 +113,46 @@ public sealed class WalArchiveTests(PostgresFixture postgres) : IDisposable
         Assert.Contains("none.json", missing.Error, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task CliKilledMidPush_LeavesNothingAFetchWouldReturn_OrTheWholeFile()
+    {
+        // A 64 MiB file under a segment's name (the CLI is told the cluster), killed at different points of its push:
+        // afterwards a fetch returns exactly the file or nothing, never part of it, and a new push always completes.
+        var config = WriteCliConfig(_host.Root, _host.Key, _work);
+        var content = Payloads.Create(64 * 1024 * 1024, seed: 3, style: 2);
+        var systemId = "7000000000000000001";
+        var options = new WalArchiveOptions { SystemIdentifier = systemId };
+        foreach (var delay in new[] { 150, 300, 450, 600, 900 })
+        {
+            var name = $"0000000100000000000000{delay / 10:X2}";
+            var file = Path.Combine(_work, name);
+            await File.WriteAllBytesAsync(file, content);
+            var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
+            foreach (var argument in new[] { Path.Combine(AppContext.BaseDirectory, "healthmate-backup.dll"), "wal-push", file, "--config", config, "--system-id", systemId })
+            {
+                start.ArgumentList.Add(argument);
+            }
+
+            using (var process = Process.Start(start)!)
+            {
+                await Task.Delay(delay);
+                process.Kill(entireProcessTree: true);
+                await process.WaitForExitAsync();
+            }
+
+            var fetched = Path.Combine(_work, name + ".fetched");
+            if (await Archive.FetchAsync(name, fetched, options))
+            {
+                Assert.Equal(content, await File.ReadAllBytesAsync(fetched));
+            }
+
+            // Stored (the killed push was never acknowledged) or already archived (it finished first); never a conflict.
+            await Archive.PushAsync(file, options);
+            Assert.True(await Archive.FetchAsync(name, fetched, options));
+            Assert.Equal(content, await File.ReadAllBytesAsync(fetched));
+        }
+    }
+
     /// <summary>A config for the CLI: the test's storage and key (in a key file beside it, readable by the server's user).</summary>
     internal static string WriteCliConfig(string storageRoot, byte[] key, string folder)
     {

@@ -50,6 +50,40 @@ public sealed class PostgresFixture : IAsyncLifetime
         }
     }
 
+    /// <summary>
+    /// Starts a streaming standby of the test cluster (scripts/postgres.sh standby) and returns its connection and a
+    /// disposable that stops and removes it.
+    /// </summary>
+    internal async Task<(PostgreSqlConnectionOptions Connection, IAsyncDisposable Stop)> StartStandbyAsync()
+    {
+        var primary = Path.Combine(Path.GetTempPath(), $"{ClusterPrefix}primary-env-{Guid.NewGuid():N}");
+        Directory.CreateDirectory(primary);
+        await File.WriteAllLinesAsync(Path.Combine(primary, "env"),
+        [
+            $"HM_PG_HOST={Connection.Host}", $"HM_PG_PORT={Connection.Port}", $"HM_PG_USER={Connection.Username}",
+            $"HM_PG_PASSWORD={Connection.Password}", $"HM_PG_BIN={BinDirectory}", "HM_PG_DATA=",
+        ]);
+        var directory = Path.Combine(Path.GetTempPath(), $"{ClusterPrefix}standby-{Guid.NewGuid():N}");
+        Directory.CreateDirectory(directory);
+        await File.WriteAllTextAsync(Path.Combine(directory, "owner.pid"), Environment.ProcessId.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        try
+        {
+            await RunScriptAsync("standby", primary, directory);
+        }
+        finally
+        {
+            Directory.Delete(primary, recursive: true);
+        }
+
+        var port = File.ReadAllLines(Path.Combine(directory, "env")).Single(l => l.StartsWith("HM_PG_PORT=", StringComparison.Ordinal))["HM_PG_PORT=".Length..];
+        return (Connection.With(port: int.Parse(port, System.Globalization.CultureInfo.InvariantCulture)), new Stopper(directory));
+    }
+
+    private sealed class Stopper(string directory) : IAsyncDisposable
+    {
+        public async ValueTask DisposeAsync() => await RunScriptAsync("stop", directory);
+    }
+
     /// <summary>A fresh database name, unique per call.</summary>
     internal static string NewDatabaseName(string prefix) => $"{prefix}_{Guid.NewGuid():N}"[..Math.Min(prefix.Length + 13, 63)];
 
@@ -164,13 +198,17 @@ public sealed class PostgresFixture : IAsyncLifetime
         return names.ToDictionary(n => n, n => Environment.GetEnvironmentVariable(n) ?? throw new InvalidOperationException($"HM_PG_PORT is set but {n} is not."), StringComparer.Ordinal);
     }
 
-    private static async Task RunScriptAsync(string command, string directory)
+    private static async Task RunScriptAsync(string command, params string[] directories)
     {
         var script = Path.Combine(RepositoryRoot(), "scripts", "postgres.sh");
         var start = new ProcessStartInfo("bash") { RedirectStandardOutput = true, RedirectStandardError = true };
         start.ArgumentList.Add(script);
         start.ArgumentList.Add(command);
-        start.ArgumentList.Add(directory);
+        foreach (var directory in directories)
+        {
+            start.ArgumentList.Add(directory);
+        }
+
         using var process = Process.Start(start)!;
         var output = process.StandardOutput.ReadToEndAsync();
         var error = process.StandardError.ReadToEndAsync();
