@@ -8,13 +8,14 @@ namespace Microsoft.Extensions.DependencyInjection;
 public static class PostgreSqlBackupDRBuilderExtensions
 {
     /// <summary>Registers <see cref="WalArchive"/> (WAL push and fetch through the configured storage, key and pipeline)
-    /// <see cref="PointInTimeRestore"/> and <see cref="PostgreSqlTestRestore"/>.</summary>
+    /// <see cref="PostgreSqlGlobals"/>, <see cref="PointInTimeRestore"/> and <see cref="PostgreSqlTestRestore"/>.</summary>
     /// <param name="builder">The builder <c>AddBackupDR</c> returned.</param>
     /// <returns>The same builder.</returns>
     public static IBackupDRBuilder AddPostgreSql(this IBackupDRBuilder builder)
     {
         ArgumentNullException.ThrowIfNull(builder);
         builder.Services.TryAddSingleton(sp => new WalArchive(sp.GetRequiredService<KeyedObjectStore>()));
+        builder.Services.TryAddSingleton(sp => new PostgreSqlGlobals(sp.GetRequiredService<HealthMate.Backup.Catalog.IBackupCatalog>(), sp.GetRequiredService<RestoreRunner>()));
         if (!OperatingSystem.IsWindows())
         {
             builder.Services.TryAddSingleton(CreatePointInTimeRestore);

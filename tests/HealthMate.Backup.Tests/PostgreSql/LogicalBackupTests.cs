@@ -65,6 +65,31 @@ public sealed class LogicalBackupTests(PostgresFixture postgres) : IDisposable
     }
 
     [Fact]
+    public async Task Globals_RecreateARoleDroppedAfterTheBackup_AndReportWhatAlreadyExisted()
+    {
+        using var host = new TestHost(services: s => s.AddBackupDR().AddPostgreSql());
+        var role = $"hm_role_{Guid.NewGuid():N}"[..20];
+        var source = await CreateAsync("globals_src", "CREATE TABLE t (x int);");
+        await postgres.ExecuteAsync("postgres", $"CREATE ROLE {role} NOLOGIN");
+        try
+        {
+            var backup = await host.Backups.RunAsync(PostgreSqlBackups.Logical(new LogicalBackupOptions { Connection = postgres.Connection, Database = source }));
+            await postgres.ExecuteAsync("postgres", $"DROP ROLE {role}");
+
+            var result = await host.Services.GetRequiredService<PostgreSqlGlobals>().RestoreAsync(backup.BackupId, postgres.Connection);
+
+            Assert.True(await postgres.ScalarAsync<bool>("postgres", $"SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '{role}')"));
+            Assert.Contains(result.Errors, e => e.Contains("role \"postgres\" already exists", StringComparison.Ordinal));
+            var withoutGlobals = await host.Backups.RunAsync(PostgreSqlBackups.Logical(new LogicalBackupOptions { Connection = postgres.Connection, Database = source, IncludeGlobals = false }));
+            await Assert.ThrowsAsync<InvalidOperationException>(() => host.Services.GetRequiredService<PostgreSqlGlobals>().RestoreAsync(withoutGlobals.BackupId, postgres.Connection));
+        }
+        finally
+        {
+            await postgres.ExecuteAsync("postgres", $"DROP ROLE IF EXISTS {role}");
+        }
+    }
+
+    [Fact]
     public async Task Pgbench_RoundTrip()
     {
         var source = await CreateAsync("bench_src", null);
