@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the test suite needs from Debian's packages: the stock tools the interop tests run
 # (zstd, gzip, tar, sha256sum, bsdtar) and PostgreSQL 15 (server and client tools; the tests start their own
-# throwaway cluster with scripts/postgres.sh, never the package's). Ceph RGW is added with the S3 provider.
+# throwaway cluster with scripts/postgres.sh, never the package's), and Ceph's RGW (radosgw, ceph-mon, ceph-osd,
+# ceph-common: scripts/ceph-rgw.sh starts a throwaway single-node cluster for the S3 tests).
 # Idempotent: installs only what is missing; runs apt-get update at most once.
 set -euo pipefail
 
@@ -12,6 +13,8 @@ command -v tar >/dev/null 2>&1 || need+=(tar)
 command -v sha256sum >/dev/null 2>&1 || need+=(coreutils)
 command -v bsdtar >/dev/null 2>&1 || need+=(libarchive-tools)
 [ -x /usr/lib/postgresql/15/bin/initdb ] || need+=(postgresql-15)
+command -v radosgw >/dev/null 2>&1 && command -v ceph-mon >/dev/null 2>&1 && command -v ceph-osd >/dev/null 2>&1 || need+=(radosgw ceph-mon ceph-osd ceph-common)
+command -v curl >/dev/null 2>&1 || need+=(curl)
 
 if [ ${#need[@]} -eq 0 ]; then
   echo "install-test-deps: everything present"

@@ -1,0 +1,563 @@
+using System.Buffers;
+using System.Net;
+using System.Runtime.CompilerServices;
+using Amazon;
+using Amazon.Runtime;
+using Amazon.S3;
+using Amazon.S3.Model;
+using HealthMate.Backup.Storage;
+
+namespace HealthMate.Backup.S3;
+
+/// <summary>
+/// The storage contract on S3 (or an S3-compatible store). A write is buffered up to one part: a small object is one
+/// PUT, a larger one a multipart upload whose parts go up while the pipeline writes (at most
+/// <see cref="S3StorageOptions.PartsInFlight"/> at a time, from pooled buffers), completed only by
+/// <see cref="IStorageWriter.CommitAsync"/>; a writer disposed without commit aborts its upload, so no part is left
+/// behind. Never overwriting is <c>If-None-Match: *</c> on a PUT; for a multipart upload on a store without conditional
+/// completion (S3-compatible mode) it is a check just before completing, which two racing writers of one key could
+/// both pass (the pipeline never races itself: backup ids are unique).
+/// </summary>
+public sealed class S3StorageProvider : IStorageProvider, IDisposable
+{
+    private readonly IAmazonS3 _client;
+    private readonly bool _ownsClient;
+    private readonly S3StorageOptions _options;
+
+    /// <summary>Initializes a new instance of the <see cref="S3StorageProvider"/> class with its own client.</summary>
+    /// <param name="options">The bucket, endpoint, credentials and upload settings; validated here.</param>
+    public S3StorageProvider(S3StorageOptions options)
+        : this(CreateClient(Validated(options)), options, ownsClient: true)
+    {
+    }
+
+    /// <summary>Initializes a new instance of the <see cref="S3StorageProvider"/> class over a client from the host
+    /// (configured by the host, for example with AWSSDK.Extensions.NETCore.Setup).</summary>
+    /// <param name="client">The client.</param>
+    /// <param name="options">The bucket and upload settings; validated here.</param>
+    public S3StorageProvider(IAmazonS3 client, S3StorageOptions options)
+        : this(client ?? throw new ArgumentNullException(nameof(client)), Validated(options), ownsClient: false)
+    {
+    }
+
+    private S3StorageProvider(IAmazonS3 client, S3StorageOptions options, bool ownsClient)
+    {
+        _client = client;
+        _options = options;
+        _ownsClient = ownsClient;
+    }
+
+    /// <inheritdoc />
+    public string Name => $"s3:{_options.Bucket}";
+
+    /// <summary>Creates a client for the options: region or endpoint, credentials (or the SDK's chain), retries, and
+    /// the compatibility settings an S3-compatible store needs.</summary>
+    /// <param name="options">The options.</param>
+    /// <returns>A client the caller disposes.</returns>
+    public static AmazonS3Client CreateClient(S3StorageOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        var config = new AmazonS3Config { MaxErrorRetry = options.MaxRetries, Timeout = options.RequestTimeout };
+        if (options.ServiceUrl is null)
+        {
+            config.RegionEndpoint = RegionEndpoint.GetBySystemName(options.Region);
+        }
+        else
+        {
+            config.ServiceURL = options.ServiceUrl;
+            config.AuthenticationRegion = options.Region;
+        }
+
+        if (options.Compatibility == S3Compatibility.S3Compatible)
+        {
+            config.ForcePathStyle = true;
+            config.RequestChecksumCalculation = RequestChecksumCalculation.WHEN_REQUIRED;
+            config.ResponseChecksumValidation = ResponseChecksumValidation.WHEN_REQUIRED;
+        }
+
+        return options.AccessKeyId is null
+            ? new AmazonS3Client(config)
+            : new AmazonS3Client(new BasicAWSCredentials(options.AccessKeyId, options.SecretAccessKey), config);
+    }
+
+    /// <inheritdoc />
+    public ValueTask<IStorageWriter> OpenWriteAsync(string key, StorageWriteOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        Validate(key);
+        cancellationToken.ThrowIfCancellationRequested();
+        return ValueTask.FromResult<IStorageWriter>(new Writer(this, key, options ?? new StorageWriteOptions()));
+    }
+
+    /// <inheritdoc />
+    public async ValueTask<Stream> OpenReadAsync(string key, Storage.ByteRange? range = null, CancellationToken cancellationToken = default)
+    {
+        Validate(key);
+        if (range is { Length: 0 })
+        {
+            _ = await StatAsync(key, cancellationToken).ConfigureAwait(false) ?? throw new StorageObjectNotFoundException(Name, key, null);
+            return new MemoryStream([], writable: false);
+        }
+
+        var request = new GetObjectRequest { BucketName = _options.Bucket, Key = key };
+        if (range is { } r)
+        {
+            request.ByteRange = r.Length is { } length ? new Amazon.S3.Model.ByteRange(r.Offset, r.Offset + length - 1) : new Amazon.S3.Model.ByteRange($"bytes={r.Offset}-");
+        }
+
+        try
+        {
+            var response = await _client.GetObjectAsync(request, cancellationToken).ConfigureAwait(false);
+            return new ResponseStream(response);
+        }
+        catch (AmazonS3Exception ex) when (ex.StatusCode == HttpStatusCode.RequestedRangeNotSatisfiable && range is { } past)
+        {
+            // A range that starts at or after the end reads nothing, as on a local file.
+            _ = past;
+            return new MemoryStream([], writable: false);
+        }
+        catch (Exception ex) when (ex is AmazonServiceException or HttpRequestException or IOException or TaskCanceledException && !cancellationToken.IsCancellationRequested)
+        {
+            throw Map(ex, key, "read");
+        }
+    }
+
+    /// <inheritdoc />
+    public async IAsyncEnumerable<StorageObjectInfo> ListAsync(string prefix, [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(prefix);
+        var request = new ListObjectsV2Request { BucketName = _options.Bucket, Prefix = prefix.Length == 0 ? null : prefix, MaxKeys = 1000 };
+        while (true)
+        {
+            ListObjectsV2Response response;
+            try
+            {
+                response = await _client.ListObjectsV2Async(request, cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is AmazonServiceException or HttpRequestException or IOException or TaskCanceledException && !cancellationToken.IsCancellationRequested)
+            {
+                throw Map(ex, prefix, "list");
+            }
+
+            // S3 lists in UTF-8 byte order, which is ordinal order for every key this library writes (ASCII).
+            foreach (var item in response.S3Objects ?? [])
+            {
+                yield return new StorageObjectInfo(item.Key, item.Size ?? 0, ToOffset(item.LastModified));
+            }
+
+            if (response.IsTruncated != true || string.IsNullOrEmpty(response.NextContinuationToken))
+            {
+                yield break;
+            }
+
+            request.ContinuationToken = response.NextContinuationToken;
+        }
+    }
+
+    /// <inheritdoc />
+    public async ValueTask<StorageObjectInfo?> StatAsync(string key, CancellationToken cancellationToken = default)
+    {
+        Validate(key);
+        try
+        {
+            var response = await _client.GetObjectMetadataAsync(new GetObjectMetadataRequest { BucketName = _options.Bucket, Key = key }, cancellationToken).ConfigureAwait(false);
+            return new StorageObjectInfo(key, response.ContentLength, ToOffset(response.LastModified));
+        }
+        catch (AmazonS3Exception ex) when (ex.StatusCode == HttpStatusCode.NotFound && ex.ErrorCode is not "NoSuchBucket")
+        {
+            return null;
+        }
+        catch (Exception ex) when (ex is AmazonServiceException or HttpRequestException or IOException or TaskCanceledException && !cancellationToken.IsCancellationRequested)
+        {
+            throw Map(ex, key, "stat");
+        }
+    }
+
+    /// <inheritdoc />
+    public async ValueTask<bool> DeleteAsync(string key, CancellationToken cancellationToken = default)
+    {
+        Validate(key);
+        if (await StatAsync(key, cancellationToken).ConfigureAwait(false) is null)
+        {
+            return false;
+        }
+
+        try
+        {
+            await _client.DeleteObjectAsync(new DeleteObjectRequest { BucketName = _options.Bucket, Key = key }, cancellationToken).ConfigureAwait(false);
+            return true;
+        }
+        catch (Exception ex) when (ex is AmazonServiceException or HttpRequestException or IOException or TaskCanceledException && !cancellationToken.IsCancellationRequested)
+        {
+            throw Map(ex, key, "delete");
+        }
+    }
+
+    /// <inheritdoc />
+    public async ValueTask<bool> PutIfAbsentAsync(string key, ReadOnlyMemory<byte> content, CancellationToken cancellationToken = default)
+    {
+        Validate(key);
+        try
+        {
+            await PutAsync(key, content, ifAbsent: true, contentSha256: null, cancellationToken).ConfigureAwait(false);
+            return true;
+        }
+        catch (StorageObjectExistsException)
+        {
+            return false;
+        }
+    }
+
+    /// <summary>Disposes the client when this provider created it.</summary>
+    public void Dispose()
+    {
+        if (_ownsClient)
+        {
+            _client.Dispose();
+        }
+    }
+
+    private async Task PutAsync(string key, ReadOnlyMemory<byte> content, bool ifAbsent, string? contentSha256, CancellationToken cancellationToken)
+    {
+        var request = new PutObjectRequest
+        {
+            BucketName = _options.Bucket,
+            Key = key,
+            InputStream = new MemoryStream(content.ToArray(), writable: false),
+            AutoCloseStream = true,
+            IfNoneMatch = ifAbsent ? "*" : null,
+        };
+        Decorate(request.Metadata, contentSha256);
+        request.StorageClass = _options.StorageClass is { } storageClass ? new S3StorageClass(storageClass) : null;
+        (request.ServerSideEncryptionMethod, request.ServerSideEncryptionKeyManagementServiceKeyId) = Encryption();
+        try
+        {
+            await _client.PutObjectAsync(request, cancellationToken).ConfigureAwait(false);
+        }
+        catch (AmazonS3Exception ex) when (ifAbsent && ex.StatusCode is HttpStatusCode.PreconditionFailed or HttpStatusCode.Conflict)
+        {
+            throw new StorageObjectExistsException(Name, key, ex);
+        }
+        catch (Exception ex) when (ex is AmazonServiceException or HttpRequestException or IOException or TaskCanceledException && !cancellationToken.IsCancellationRequested)
+        {
+            throw Map(ex, key, "write");
+        }
+    }
+
+    private (ServerSideEncryptionMethod? Method, string? KmsKeyId) Encryption() => _options.ServerSideEncryption switch
+    {
+        S3ServerSideEncryption.S3Managed => (ServerSideEncryptionMethod.AES256, null),
+        S3ServerSideEncryption.Kms => (ServerSideEncryptionMethod.AWSKMS, _options.KmsKeyId),
+        _ => (null, null),
+    };
+
+    private static void Decorate(MetadataCollection metadata, string? contentSha256)
+    {
+        if (contentSha256 is not null)
+        {
+            metadata.Add("sha256", contentSha256);
+        }
+    }
+
+    /// <summary>A storage error naming the operation, bucket and key, transient or not; never a credential.</summary>
+    private StorageException Map(Exception ex, string key, string operation)
+    {
+        var where = $"S3 {operation} of '{key}' in bucket '{_options.Bucket}'";
+        if (ex is AmazonS3Exception s3)
+        {
+            if (s3.StatusCode == HttpStatusCode.NotFound && s3.ErrorCode is "NoSuchKey" or null or "" && operation == "read")
+            {
+                return new StorageObjectNotFoundException(Name, key, ex);
+            }
+
+            var transient = (int)s3.StatusCode >= 500 || s3.StatusCode == HttpStatusCode.TooManyRequests || s3.ErrorCode is "SlowDown" or "RequestTimeout" or "InternalError";
+            var why = s3.ErrorCode switch
+            {
+                "NoSuchBucket" => $"the bucket '{_options.Bucket}' does not exist",
+                "AccessDenied" or "InvalidAccessKeyId" or "SignatureDoesNotMatch" => $"access denied ({s3.ErrorCode}); check the credentials and the bucket's policy",
+                _ => $"{(int)s3.StatusCode} {s3.ErrorCode}: {s3.Message}",
+            };
+            return new StorageException($"{where} failed: {why}.", key, transient, ex);
+        }
+
+        if (ex is AmazonServiceException service)
+        {
+            return new StorageException($"{where} failed: {(int)service.StatusCode} {service.ErrorCode}.", key, (int)service.StatusCode >= 500, ex);
+        }
+
+        return new StorageException($"{where} failed: {ex.Message}", key, isTransient: true, ex);
+    }
+
+    private static DateTimeOffset ToOffset(DateTime? time) =>
+        time is { } t ? new DateTimeOffset(DateTime.SpecifyKind(t.ToUniversalTime(), DateTimeKind.Utc)) : DateTimeOffset.MinValue;
+
+    private static void Validate(string key)
+    {
+        if (StorageKey.GetError(key) is { } error)
+        {
+            throw new ArgumentException($"'{key}' is not a valid storage key: {error}.", nameof(key));
+        }
+    }
+
+    private static S3StorageOptions Validated(S3StorageOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        var errors = options.Validate();
+        return errors.Count == 0 ? options : throw new ArgumentException(string.Join(" ", errors), nameof(options));
+    }
+
+    /// <summary>A GetObject response's body; disposing it disposes the response (and its connection).</summary>
+    private sealed class ResponseStream(GetObjectResponse response) : Stream
+    {
+        private readonly Stream _inner = response.ResponseStream;
+
+        public override bool CanRead => true;
+
+        public override bool CanSeek => false;
+
+        public override bool CanWrite => false;
+
+        public override long Length => response.ContentLength;
+
+        public override long Position
+        {
+            get => throw new NotSupportedException();
+            set => throw new NotSupportedException();
+        }
+
+        public override int Read(byte[] buffer, int offset, int count) => _inner.Read(buffer, offset, count);
+
+        public override int Read(Span<byte> buffer) => _inner.Read(buffer);
+
+        public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default) => _inner.ReadAsync(buffer, cancellationToken);
+
+        public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) => _inner.ReadAsync(buffer, offset, count, cancellationToken);
+
+        public override void Flush()
+        {
+        }
+
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+
+        public override void SetLength(long value) => throw new NotSupportedException();
+
+        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+
+        protected override void Dispose(bool disposing)
+        {
+            if (disposing)
+            {
+                _inner.Dispose();
+                response.Dispose();
+            }
+
+            base.Dispose(disposing);
+        }
+    }
+
+    /// <summary>One object being written: one PUT if it fits a part, else a multipart upload with parts in flight.</summary>
+    private sealed class Writer(S3StorageProvider provider, string key, StorageWriteOptions options) : IStorageWriter
+    {
+        private readonly S3StorageOptions _settings = provider._options;
+        private readonly List<PartETag> _parts = [];
+        private readonly List<Task> _uploads = [];
+        private readonly Lock _gate = new();
+        private SemaphoreSlim? _slots;
+        private byte[]? _buffer;
+        private int _filled;
+        private int _partNumber;
+        private long _size;
+        private string? _uploadId;
+        private Exception? _failure;
+        private bool _committed;
+        private bool _disposed;
+
+        public string Key => key;
+
+        public async ValueTask WriteAsync(ReadOnlyMemory<byte> data, CancellationToken cancellationToken = default)
+        {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            ThrowIfFailed();
+            while (!data.IsEmpty)
+            {
+                _buffer ??= ArrayPool<byte>.Shared.Rent(_settings.PartSize);
+                var take = Math.Min(_settings.PartSize - _filled, data.Length);
+                data.Span[..take].CopyTo(_buffer.AsSpan(_filled));
+                _filled += take;
+                _size += take;
+                data = data[take..];
+                if (_filled == _settings.PartSize)
+                {
+                    await SendPartAsync(cancellationToken).ConfigureAwait(false);
+                }
+            }
+        }
+
+        public async ValueTask<StorageObjectInfo> CommitAsync(CancellationToken cancellationToken = default)
+        {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            ThrowIfFailed();
+            if (_uploadId is null)
+            {
+                await provider.PutAsync(key, _buffer is null ? ReadOnlyMemory<byte>.Empty : _buffer.AsMemory(0, _filled), ifAbsent: !options.Overwrite, options.ContentSha256, cancellationToken).ConfigureAwait(false);
+                _committed = true;
+                return new StorageObjectInfo(key, _size, DateTimeOffset.UtcNow);
+            }
+
+            if (_filled > 0)
+            {
+                await SendPartAsync(cancellationToken).ConfigureAwait(false);
+            }
+
+            await Task.WhenAll(SnapshotUploads()).ConfigureAwait(false);
+            ThrowIfFailed();
+            var conditional = _settings.Compatibility == S3Compatibility.Aws;
+            if (!options.Overwrite && !conditional && await provider.StatAsync(key, cancellationToken).ConfigureAwait(false) is not null)
+            {
+                throw new StorageObjectExistsException(provider.Name, key, null);
+            }
+
+            var request = new CompleteMultipartUploadRequest
+            {
+                BucketName = _settings.Bucket,
+                Key = key,
+                UploadId = _uploadId,
+                PartETags = [.. _parts.OrderBy(p => p.PartNumber)],
+                IfNoneMatch = !options.Overwrite && conditional ? "*" : null,
+            };
+            try
+            {
+                await provider._client.CompleteMultipartUploadAsync(request, cancellationToken).ConfigureAwait(false);
+            }
+            catch (AmazonS3Exception ex) when (request.IfNoneMatch is not null && ex.StatusCode is HttpStatusCode.PreconditionFailed or HttpStatusCode.Conflict)
+            {
+                throw new StorageObjectExistsException(provider.Name, key, ex);
+            }
+            catch (Exception ex) when (ex is AmazonServiceException or HttpRequestException or IOException or TaskCanceledException && !cancellationToken.IsCancellationRequested)
+            {
+                throw provider.Map(ex, key, "complete");
+            }
+
+            _committed = true;
+            return new StorageObjectInfo(key, _size, DateTimeOffset.UtcNow);
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            if (_disposed)
+            {
+                return;
+            }
+
+            _disposed = true;
+            try
+            {
+                await Task.WhenAll(SnapshotUploads()).ConfigureAwait(false);
+            }
+            catch (Exception)
+            {
+                // Boundary: a failed part was reported to the writer already; the upload is aborted below either way.
+            }
+
+            if (!_committed && _uploadId is not null)
+            {
+                try
+                {
+                    await provider._client.AbortMultipartUploadAsync(new AbortMultipartUploadRequest { BucketName = _settings.Bucket, Key = key, UploadId = _uploadId }, CancellationToken.None).ConfigureAwait(false);
+                }
+                catch (Exception)
+                {
+                    // Boundary: the bucket's lifecycle rule for incomplete uploads is the backstop (docs/s3.md).
+                }
+            }
+
+            if (_buffer is not null)
+            {
+                ArrayPool<byte>.Shared.Return(_buffer);
+                _buffer = null;
+            }
+
+            _slots?.Dispose();
+        }
+
+        private async Task SendPartAsync(CancellationToken cancellationToken)
+        {
+            if (_uploadId is null)
+            {
+                var initiate = new InitiateMultipartUploadRequest { BucketName = _settings.Bucket, Key = key };
+                Decorate(initiate.Metadata, options.ContentSha256);
+                initiate.StorageClass = _settings.StorageClass is { } storageClass ? new S3StorageClass(storageClass) : null;
+                (initiate.ServerSideEncryptionMethod, initiate.ServerSideEncryptionKeyManagementServiceKeyId) = provider.Encryption();
+                try
+                {
+                    _uploadId = (await provider._client.InitiateMultipartUploadAsync(initiate, cancellationToken).ConfigureAwait(false)).UploadId;
+                }
+                catch (Exception ex) when (ex is AmazonServiceException or HttpRequestException or IOException or TaskCanceledException && !cancellationToken.IsCancellationRequested)
+                {
+                    throw provider.Map(ex, key, "write");
+                }
+
+                _slots = new SemaphoreSlim(_settings.PartsInFlight);
+            }
+
+            await _slots!.WaitAsync(cancellationToken).ConfigureAwait(false);
+            ThrowIfFailed();
+            var buffer = _buffer!;
+            var length = _filled;
+            var number = ++_partNumber;
+            _buffer = null;
+            _filled = 0;
+            var upload = UploadPartAsync(buffer, length, number);
+            lock (_gate)
+            {
+                _uploads.Add(upload);
+            }
+        }
+
+        private async Task UploadPartAsync(byte[] buffer, int length, int number)
+        {
+            try
+            {
+                var request = new UploadPartRequest
+                {
+                    BucketName = _settings.Bucket,
+                    Key = key,
+                    UploadId = _uploadId,
+                    PartNumber = number,
+                    InputStream = new MemoryStream(buffer, 0, length, writable: false),
+                    PartSize = length,
+                };
+                var response = await provider._client.UploadPartAsync(request, CancellationToken.None).ConfigureAwait(false);
+                lock (_gate)
+                {
+                    _parts.Add(new PartETag(number, response.ETag));
+                }
+            }
+            catch (Exception ex)
+            {
+                // Boundary: the part's failure is reported by the writer's next call; the upload is aborted on dispose.
+                _failure ??= ex is AmazonServiceException or HttpRequestException or IOException or TaskCanceledException ? provider.Map(ex, key, $"upload of part {number}") : ex;
+            }
+            finally
+            {
+                ArrayPool<byte>.Shared.Return(buffer);
+                _slots!.Release();
+            }
+        }
+
+        private Task[] SnapshotUploads()
+        {
+            lock (_gate)
+            {
+                return [.. _uploads];
+            }
+        }
+
+        private void ThrowIfFailed()
+        {
+            if (_failure is { } failure)
+            {
+                throw failure is StorageException ? failure : new StorageException($"An S3 part upload of '{key}' failed: {failure.Message}", key, isTransient: false, failure);
+            }
+        }
+    }
+}

@@ -1,0 +1,154 @@
+using System.Security.Cryptography;
+using HealthMate.Backup.S3;
+using HealthMate.Backup.Storage;
+using HealthMate.Backup.Tests.Storage;
+using HealthMate.Backup.Tests.Support;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Testing;
+
+namespace HealthMate.Backup.Tests.S3;
+
+/// <summary>The storage conformance suite against a real RGW, with 5 MiB parts so large objects go multipart.</summary>
+[Collection(RgwCollection.Name)]
+public sealed class S3StorageProviderTests(RgwFixture rgw) : StorageProviderConformanceTests, IAsyncLifetime
+{
+    private S3StorageProvider _provider = null!;
+    private string _bucket = null!;
+
+    protected override IStorageProvider Provider => _provider;
+
+    public async Task InitializeAsync()
+    {
+        _bucket = await rgw.CreateBucketAsync();
+        _provider = new S3StorageProvider(rgw.Options(_bucket));
+    }
+
+    public Task DisposeAsync()
+    {
+        _provider.Dispose();
+        return Task.CompletedTask;
+    }
+
+    [Fact]
+    public async Task LargeObject_GoesMultipart_ReadsBack_AndCarriesItsSha256()
+    {
+        var content = RandomBytes(23 * 1024 * 1024 + 17); // five parts of 5 MiB, the last short
+        var sha = Convert.ToHexStringLower(SHA256.HashData(content));
+        await using (var writer = await Provider.OpenWriteAsync("big/object", new StorageWriteOptions { ContentSha256 = sha }))
+        {
+            for (var offset = 0; offset < content.Length; offset += 1_000_000)
+            {
+                await writer.WriteAsync(content.AsMemory(offset, Math.Min(1_000_000, content.Length - offset)));
+            }
+
+            Assert.Equal(1, await rgw.OpenUploadsAsync(_bucket)); // parts go up while writing
+            await writer.CommitAsync();
+        }
+
+        Assert.Equal(content, await ReadAsync("big/object"));
+        Assert.Equal(content[(7 * 1024 * 1024)..(7 * 1024 * 1024 + 10)], await ReadAsync("big/object", new ByteRange(7 * 1024 * 1024, 10)));
+        Assert.Equal(0, await rgw.OpenUploadsAsync(_bucket));
+        using var client = S3StorageProvider.CreateClient(rgw.Options(_bucket));
+        Assert.Equal(sha, (await client.GetObjectMetadataAsync(_bucket, "big/object")).Metadata["sha256"]);
+    }
+
+    [Fact]
+    public async Task AbortedMultipartWrite_LeavesNoObjectAndNoUpload()
+    {
+        await using (var writer = await Provider.OpenWriteAsync("aborted/object"))
+        {
+            await writer.WriteAsync(RandomBytes(12 * 1024 * 1024));
+        }
+
+        Assert.Null(await Provider.StatAsync("aborted/object"));
+        Assert.Equal(0, await rgw.OpenUploadsAsync(_bucket));
+    }
+
+    [Fact]
+    public async Task Listing_PagesThroughThousandsOfKeys_InOrder()
+    {
+        var keys = Enumerable.Range(0, 2100).Select(i => $"many/{i:D5}").ToList();
+        await Parallel.ForEachAsync(keys, new ParallelOptions { MaxDegreeOfParallelism = 16 }, async (key, ct) => await Provider.PutIfAbsentAsync(key, new byte[] { 1 }, ct));
+
+        var listed = await Provider.ListAsync("many/").Select(i => i.Key).ToListAsync();
+
+        Assert.Equal(keys, listed);
+    }
+
+    [Fact]
+    public async Task Backup_StreamsThroughThePipelineToS3_AndRestoresByteEqual_WithNothingLeftOnFailure()
+    {
+        using var host = S3Host(rgw.Options(_bucket));
+        var payload = Payloads.Create(40 * 1024 * 1024, seed: 5, style: 1);
+        var backup = await host.BackupBytesAsync(payload, writeChunk: 1 << 20);
+
+        Assert.Equal(payload, await host.RestoreBytesAsync(backup.BackupId));
+        var stored = await rgw.DownloadAsync(_bucket, backup.Manifest.Data.Key);
+        Assert.Equal(backup.Manifest.Data.StoredSha256, Convert.ToHexStringLower(SHA256.HashData(stored)));
+        Assert.True((await host.Verifier.VerifyAsync(backup.BackupId)).IsValid);
+
+        // A source that fails after 20 MiB: no object, no manifest, no upload left in the bucket.
+        var before = await Provider.ListAsync("").Select(i => i.Key).ToListAsync();
+        await Assert.ThrowsAsync<BackupStageException>(() => host.Backups.RunAsync(BackupSources.Create("stream", "failing", async (destination, _, ct) =>
+        {
+            await destination.WriteAsync(Payloads.Create(20 * 1024 * 1024, 9, 2), ct);
+            throw new IOException("the source broke");
+        })).AsTask());
+        Assert.Equal(before, await Provider.ListAsync("").Select(i => i.Key).ToListAsync());
+        Assert.Equal(0, await rgw.OpenUploadsAsync(_bucket));
+        Assert.Single(await host.Catalog.ListAsync().ToListAsync());
+    }
+
+    [Fact]
+    public async Task WrongCredentials_AndAMissingBucket_GiveClearErrors_WithoutTheSecret()
+    {
+        var wrong = rgw.Options(_bucket);
+        wrong.SecretAccessKey = "not-the-secret-0123456789abcdef";
+        using var denied = new S3StorageProvider(wrong);
+        var error = await Assert.ThrowsAsync<StorageException>(() => denied.OpenReadAsync("any/key").AsTask());
+        Assert.Contains(_bucket, error.Message, StringComparison.Ordinal);
+        Assert.Contains("access denied", error.Message, StringComparison.Ordinal);
+        Assert.False(error.IsTransient);
+        Assert.DoesNotContain(wrong.SecretAccessKey, error.ToString(), StringComparison.Ordinal);
+        Assert.DoesNotContain(rgw.SecretKey, error.ToString(), StringComparison.Ordinal);
+
+        using var missing = new S3StorageProvider(rgw.Options("hm-no-such-bucket-here"));
+        var noBucket = await Assert.ThrowsAsync<StorageException>(() => missing.PutIfAbsentAsync("k", new byte[] { 1 }).AsTask());
+        Assert.Contains("bucket 'hm-no-such-bucket-here' does not exist", noBucket.Message, StringComparison.Ordinal);
+
+        var logs = new FakeLogCollector();
+        using var host = S3Host(wrong, s => s.AddSingleton<ILoggerFactory>(new FakeLoggerProviderFactory(logs)));
+        await Assert.ThrowsAnyAsync<BackupException>(() => host.BackupBytesAsync([1, 2, 3]));
+        Assert.DoesNotContain(wrong.SecretAccessKey, string.Join("\n", logs.GetSnapshot().Select(r => r.Message + " " + r.Exception)), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void InvalidOptions_ListEveryProblem()
+    {
+        var error = Assert.Throws<ArgumentException>(() => new S3StorageProvider(new S3StorageOptions { Bucket = "", PartSize = 1024, PartsInFlight = 0, AccessKeyId = "x" }));
+        Assert.Contains("Bucket", error.Message, StringComparison.Ordinal);
+        Assert.Contains("PartSize", error.Message, StringComparison.Ordinal);
+        Assert.Contains("PartsInFlight", error.Message, StringComparison.Ordinal);
+        Assert.Contains("SecretAccessKey", error.Message, StringComparison.Ordinal);
+    }
+
+    /// <summary>A host whose storage is the S3 provider (TestHost registers local storage after its callback: post-configure wins).</summary>
+    private static TestHost S3Host(S3StorageOptions options, Action<IServiceCollection>? more = null) => new(services: s =>
+    {
+        more?.Invoke(s);
+        s.AddBackupDR().AddS3Storage(o => Copy(options, o));
+        s.PostConfigure<BackupDROptions>(o => o.Storage.Provider = "s3");
+    });
+
+    private static void Copy(S3StorageOptions from, S3StorageOptions to)
+    {
+        to.Bucket = from.Bucket;
+        to.ServiceUrl = from.ServiceUrl;
+        to.Compatibility = from.Compatibility;
+        to.AccessKeyId = from.AccessKeyId;
+        to.SecretAccessKey = from.SecretAccessKey;
+        to.PartSize = from.PartSize;
+        to.MaxRetries = from.MaxRetries;
+    }
+}

@@ -1,0 +1,150 @@
+using System.Diagnostics;
+using Amazon.S3;
+using Amazon.S3.Model;
+using HealthMate.Backup.S3;
+
+namespace HealthMate.Backup.Tests.Support;
+
+/// <summary>
+/// A real S3 server for the tests: Ceph's RGW on a throwaway single-node cluster started (and removed afterwards) by
+/// scripts/ceph-rgw.sh, which installs the Ceph packages when missing; or the server named by S3_ENDPOINT,
+/// S3_ACCESS_KEY, S3_SECRET_KEY. No fake: if the server cannot be had, every S3 test fails with the reason.
+/// </summary>
+public sealed class RgwFixture : IAsyncLifetime
+{
+    private const string ClusterPrefix = "hm-rgw-tests-";
+    private string? _ownedDirectory;
+
+    internal string Endpoint { get; private set; } = string.Empty;
+
+    internal string AccessKey { get; private set; } = string.Empty;
+
+    internal string SecretKey { get; private set; } = string.Empty;
+
+    public async Task InitializeAsync()
+    {
+        if (Environment.GetEnvironmentVariable("S3_ENDPOINT") is { } endpoint)
+        {
+            Endpoint = endpoint;
+            AccessKey = Environment.GetEnvironmentVariable("S3_ACCESS_KEY") ?? throw new InvalidOperationException("S3_ENDPOINT is set but S3_ACCESS_KEY is not.");
+            SecretKey = Environment.GetEnvironmentVariable("S3_SECRET_KEY") ?? throw new InvalidOperationException("S3_ENDPOINT is set but S3_SECRET_KEY is not.");
+            return;
+        }
+
+        await ReapAbandonedAsync();
+        _ownedDirectory = Path.Combine(Path.GetTempPath(), $"{ClusterPrefix}{Guid.NewGuid():N}");
+        Directory.CreateDirectory(_ownedDirectory);
+        await RunScriptAsync("start", _ownedDirectory);
+        await File.WriteAllTextAsync(Path.Combine(_ownedDirectory, "owner.pid"), Environment.ProcessId.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        var env = File.ReadAllLines(Path.Combine(_ownedDirectory, "env")).Select(l => l.Split('=', 2)).ToDictionary(p => p[0], p => p[1], StringComparer.Ordinal);
+        (Endpoint, AccessKey, SecretKey) = (env["S3_ENDPOINT"], env["S3_ACCESS_KEY"], env["S3_SECRET_KEY"]);
+    }
+
+    public async Task DisposeAsync()
+    {
+        if (_ownedDirectory is not null)
+        {
+            await RunScriptAsync("stop", _ownedDirectory);
+        }
+    }
+
+    internal S3StorageOptions Options(string bucket, int partSize = S3StorageOptions.MinPartSize) => new()
+    {
+        Bucket = bucket,
+        ServiceUrl = Endpoint,
+        Compatibility = S3Compatibility.S3Compatible,
+        AccessKeyId = AccessKey,
+        SecretAccessKey = SecretKey,
+        PartSize = partSize,
+        MaxRetries = 2,
+    };
+
+    /// <summary>Creates a fresh bucket and returns its name.</summary>
+    internal async Task<string> CreateBucketAsync()
+    {
+        var bucket = $"hm-{Guid.NewGuid():N}"[..24];
+        using var client = S3StorageProvider.CreateClient(Options(bucket));
+        await client.PutBucketAsync(new PutBucketRequest { BucketName = bucket });
+        return bucket;
+    }
+
+    /// <summary>The multipart uploads a bucket still holds (none may remain after a failed or aborted write).</summary>
+    internal async Task<int> OpenUploadsAsync(string bucket)
+    {
+        using var client = S3StorageProvider.CreateClient(Options(bucket));
+        var uploads = await client.ListMultipartUploadsAsync(new ListMultipartUploadsRequest { BucketName = bucket });
+        return uploads.MultipartUploads?.Count ?? 0;
+    }
+
+    internal async Task<byte[]> DownloadAsync(string bucket, string key)
+    {
+        using var client = S3StorageProvider.CreateClient(Options(bucket));
+        using var response = await client.GetObjectAsync(bucket, key);
+        using var buffer = new MemoryStream();
+        await response.ResponseStream.CopyToAsync(buffer);
+        return buffer.ToArray();
+    }
+
+    private static async Task ReapAbandonedAsync()
+    {
+        foreach (var directory in Directory.EnumerateDirectories(Path.GetTempPath(), ClusterPrefix + "*"))
+        {
+            var owner = Path.Combine(directory, "owner.pid");
+            if (!File.Exists(owner) || !int.TryParse(await File.ReadAllTextAsync(owner), out var pid) || IsAlive(pid))
+            {
+                continue;
+            }
+
+            await RunScriptAsync("stop", directory);
+        }
+    }
+
+    private static bool IsAlive(int pid)
+    {
+        try
+        {
+            using var process = Process.GetProcessById(pid);
+            return !process.HasExited;
+        }
+        catch (ArgumentException)
+        {
+            return false;
+        }
+    }
+
+    private static async Task RunScriptAsync(string command, string directory)
+    {
+        var script = Path.Combine(RepositoryRoot(), "scripts", "ceph-rgw.sh");
+        var start = new ProcessStartInfo("bash") { RedirectStandardOutput = true, RedirectStandardError = true };
+        start.ArgumentList.Add(script);
+        start.ArgumentList.Add(command);
+        start.Environment["CEPH_RGW_DIR"] = directory;
+        using var process = Process.Start(start)!;
+        var output = process.StandardOutput.ReadToEndAsync();
+        var error = process.StandardError.ReadToEndAsync();
+        await process.WaitForExitAsync();
+        if (process.ExitCode != 0)
+        {
+            throw new InvalidOperationException($"scripts/ceph-rgw.sh {command} failed ({process.ExitCode}); the S3 tests need a real RGW:\n{await error}{await output}");
+        }
+    }
+
+    private static string RepositoryRoot()
+    {
+        for (var directory = new DirectoryInfo(AppContext.BaseDirectory); directory is not null; directory = directory.Parent)
+        {
+            if (File.Exists(Path.Combine(directory.FullName, "HealthMate.Backup.sln")))
+            {
+                return directory.FullName;
+            }
+        }
+
+        throw new InvalidOperationException("The repository root (HealthMate.Backup.sln) was not found above the test binaries.");
+    }
+}
+
+[CollectionDefinition(Name)]
+public sealed class RgwCollection : ICollectionFixture<RgwFixture>
+{
+    internal const string Name = "rgw";
+}
