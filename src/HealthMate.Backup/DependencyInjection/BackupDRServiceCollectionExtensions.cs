@@ -69,6 +69,38 @@ public static class BackupDRServiceCollectionExtensions
         return builder;
     }
 
+    /// <summary>
+    /// Makes the provider named <paramref name="name"/> a replicating store over providers registered before it:
+    /// writes commit to <paramref name="primary"/> and are copied (SHA-256 checked) to every replica, reads fall back
+    /// to a replica when the primary fails. It becomes the active provider.
+    /// </summary>
+    /// <param name="builder">The builder.</param>
+    /// <param name="name">The replicating provider's name, such as <c>replicated</c>.</param>
+    /// <param name="primary">The primary provider's name.</param>
+    /// <param name="replicas">The replicas' names (at least one).</param>
+    /// <param name="configure">Synchronous (default) or asynchronous copies, queue size.</param>
+    /// <returns>The builder.</returns>
+    public static IBackupDRBuilder AddReplication(this IBackupDRBuilder builder, string name, string primary, IReadOnlyList<string> replicas, Action<HealthMate.Backup.Storage.Replication.ReplicationOptions>? configure = null)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        ArgumentException.ThrowIfNullOrEmpty(name);
+        ArgumentException.ThrowIfNullOrEmpty(primary);
+        ArgumentNullException.ThrowIfNull(replicas);
+        if (replicas.Count == 0 || replicas.Contains(primary, StringComparer.Ordinal) || replicas.Contains(name, StringComparer.Ordinal) || primary == name)
+        {
+            throw new ArgumentException("Replication needs at least one replica, and distinct names for itself, the primary and each replica.", nameof(replicas));
+        }
+
+        var options = new HealthMate.Backup.Storage.Replication.ReplicationOptions();
+        configure?.Invoke(options);
+        builder.Services.AddKeyedSingleton<IStorageProvider>(name, (sp, _) => new HealthMate.Backup.Storage.Replication.ReplicatingStorageProvider(
+            sp.GetRequiredKeyedService<IStorageProvider>(primary),
+            [.. replicas.Select(r => sp.GetRequiredKeyedService<IStorageProvider>(r))],
+            options));
+        builder.Services.Configure<BackupDROptions>(o => o.Storage.Provider = name);
+        return builder;
+    }
+
     private static void AddCore(IServiceCollection services)
     {
         if (services.Any(d => d.ServiceType == typeof(BackupDRMarker)))

@@ -1,0 +1,355 @@
+using System.Diagnostics.Metrics;
+using System.Runtime.CompilerServices;
+using System.Security.Cryptography;
+using System.Threading.Channels;
+using HealthMate.Backup.Telemetry;
+
+namespace HealthMate.Backup.Storage.Replication;
+
+/// <summary>
+/// A primary store with copies in one or more replicas (other buckets, regions, providers). Writes commit to the
+/// primary and are copied to every replica, each copy's SHA-256 checked by reading it back; synchronously by default,
+/// or from a bounded queue. Reads go to the primary and fall back to the replicas when it fails (or lost the object),
+/// the healthiest first by recent success rate. <see cref="VerifyAsync"/> finds missing or different copies and
+/// <see cref="RepairAsync"/> makes them again. Deletes remove every copy.
+/// </summary>
+public sealed class ReplicatingStorageProvider : IStorageProvider, IAsyncDisposable, IDisposable
+{
+    private static readonly UpDownCounter<long> Pending = BackupTelemetry.Meter.CreateUpDownCounter<long>("healthmate.backup.replication.pending", "{object}", "Objects committed to the primary and not yet copied to every replica.");
+    private readonly IStorageProvider _primary;
+    private readonly IReadOnlyList<IStorageProvider> _replicas;
+    private readonly ReplicationOptions _options;
+    private readonly Dictionary<IStorageProvider, Health> _health;
+    private readonly Channel<string>? _queue;
+    private readonly Task? _worker;
+    private long _pending;
+
+    /// <summary>Initializes a new instance of the <see cref="ReplicatingStorageProvider"/> class.</summary>
+    /// <param name="primary">Where writes commit first and reads go first.</param>
+    /// <param name="replicas">Where copies go (at least one).</param>
+    /// <param name="options">How copies are made.</param>
+    public ReplicatingStorageProvider(IStorageProvider primary, IReadOnlyList<IStorageProvider> replicas, ReplicationOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(primary);
+        ArgumentNullException.ThrowIfNull(replicas);
+        if (replicas.Count == 0 || replicas.Any(r => r is null || ReferenceEquals(r, primary)))
+        {
+            throw new ArgumentException("Replication needs at least one replica, none of them the primary.", nameof(replicas));
+        }
+
+        _options = options ?? new ReplicationOptions();
+        if (_options.QueueCapacity < 1 || _options.HealthWindow < 1 || !Enum.IsDefined(_options.Mode))
+        {
+            throw new ArgumentException("QueueCapacity and HealthWindow must be positive, and Mode defined.", nameof(options));
+        }
+
+        _primary = primary;
+        _replicas = replicas;
+        _health = new[] { primary }.Concat(replicas).ToDictionary<IStorageProvider, IStorageProvider, Health>(p => p, _ => new Health(_options.HealthWindow), ReferenceEqualityComparer.Instance);
+        if (_options.Mode == ReplicationMode.Asynchronous)
+        {
+            _queue = Channel.CreateBounded<string>(new BoundedChannelOptions(_options.QueueCapacity) { SingleReader = true, FullMode = BoundedChannelFullMode.Wait });
+            _worker = Task.Run(DrainAsync);
+        }
+    }
+
+    /// <inheritdoc />
+    public string Name => $"replicated({_primary.Name} -> {string.Join(", ", _replicas.Select(r => r.Name))})";
+
+    /// <summary>Gets how many committed objects still wait for their copies (asynchronous mode): the replication lag.</summary>
+    public long PendingCopies => Interlocked.Read(ref _pending);
+
+    /// <inheritdoc />
+    public async ValueTask<IStorageWriter> OpenWriteAsync(string key, StorageWriteOptions? options = null, CancellationToken cancellationToken = default) =>
+        new Writer(this, await _primary.OpenWriteAsync(key, options, cancellationToken).ConfigureAwait(false));
+
+    /// <inheritdoc />
+    public async ValueTask<Stream> OpenReadAsync(string key, ByteRange? range = null, CancellationToken cancellationToken = default) =>
+        await ReadWithFallbackAsync(p => p.OpenReadAsync(key, range, cancellationToken), cancellationToken).ConfigureAwait(false);
+
+    /// <inheritdoc />
+    public async IAsyncEnumerable<StorageObjectInfo> ListAsync(string prefix, [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        // Listed from the primary when it answers, else from the healthiest replica; a listing is not merged.
+        var items = await ReadWithFallbackAsync(async p => await p.ListAsync(prefix, cancellationToken).ToListAsync(cancellationToken).ConfigureAwait(false), cancellationToken).ConfigureAwait(false);
+        foreach (var item in items)
+        {
+            yield return item;
+        }
+    }
+
+    /// <inheritdoc />
+    public async ValueTask<StorageObjectInfo?> StatAsync(string key, CancellationToken cancellationToken = default) =>
+        await ReadWithFallbackAsync(p => p.StatAsync(key, cancellationToken), cancellationToken, treatNullAsMissing: true).ConfigureAwait(false);
+
+    /// <inheritdoc />
+    public async ValueTask<bool> DeleteAsync(string key, CancellationToken cancellationToken = default)
+    {
+        var deleted = await _primary.DeleteAsync(key, cancellationToken).ConfigureAwait(false);
+        foreach (var replica in _replicas)
+        {
+            deleted |= await replica.DeleteAsync(key, cancellationToken).ConfigureAwait(false);
+        }
+
+        return deleted;
+    }
+
+    /// <inheritdoc />
+    public async ValueTask<bool> PutIfAbsentAsync(string key, ReadOnlyMemory<byte> content, CancellationToken cancellationToken = default)
+    {
+        if (!await _primary.PutIfAbsentAsync(key, content, cancellationToken).ConfigureAwait(false))
+        {
+            return false;
+        }
+
+        await ReplicateAsync(key, cancellationToken).ConfigureAwait(false);
+        return true;
+    }
+
+    /// <summary>Waits until every queued copy is made (asynchronous mode).</summary>
+    /// <param name="cancellationToken">Cancels the wait.</param>
+    /// <returns>A task that completes when nothing is pending.</returns>
+    public async Task FlushAsync(CancellationToken cancellationToken = default)
+    {
+        while (PendingCopies > 0)
+        {
+            await Task.Delay(20, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Checks that every replica holds an identical copy (size and SHA-256) of every primary object under a prefix.</summary>
+    /// <param name="prefix">The key prefix; empty for everything.</param>
+    /// <param name="cancellationToken">Cancels the check.</param>
+    /// <returns>What is missing or different.</returns>
+    public Task<ReplicaReport> VerifyAsync(string prefix = "", CancellationToken cancellationToken = default) => CheckAsync(prefix, repair: false, cancellationToken);
+
+    /// <summary>Like <see cref="VerifyAsync"/>, and copies again from the primary what is missing or different.</summary>
+    /// <param name="prefix">The key prefix; empty for everything.</param>
+    /// <param name="cancellationToken">Cancels the repair.</param>
+    /// <returns>What was found and how many copies were made.</returns>
+    public Task<ReplicaReport> RepairAsync(string prefix = "", CancellationToken cancellationToken = default) => CheckAsync(prefix, repair: true, cancellationToken);
+
+    /// <summary>Stops the copy worker after the queued copies are made (blocking).</summary>
+    public void Dispose() => DisposeAsync().AsTask().GetAwaiter().GetResult();
+
+    /// <summary>Stops the copy worker after the queued copies are made.</summary>
+    /// <returns>A task that completes when it has stopped.</returns>
+    public async ValueTask DisposeAsync()
+    {
+        if (_queue is not null)
+        {
+            _queue.Writer.TryComplete();
+            await _worker!.ConfigureAwait(false);
+        }
+    }
+
+    private async Task<ReplicaReport> CheckAsync(string prefix, bool repair, CancellationToken cancellationToken)
+    {
+        var missing = new List<string>();
+        var mismatched = new List<string>();
+        var checkedCount = 0;
+        var repaired = 0;
+        await foreach (var item in _primary.ListAsync(prefix, cancellationToken).ConfigureAwait(false))
+        {
+            string? primaryHash = null;
+            foreach (var replica in _replicas)
+            {
+                checkedCount++;
+                var copy = await replica.StatAsync(item.Key, cancellationToken).ConfigureAwait(false);
+                var problem = copy is null ? missing : null;
+                if (copy is not null)
+                {
+                    primaryHash ??= await HashAsync(_primary, item.Key, cancellationToken).ConfigureAwait(false);
+                    if (copy.Size != item.Size || await HashAsync(replica, item.Key, cancellationToken).ConfigureAwait(false) != primaryHash)
+                    {
+                        problem = mismatched;
+                    }
+                }
+
+                if (problem is null)
+                {
+                    continue;
+                }
+
+                problem.Add($"{replica.Name}: {item.Key}");
+                if (repair)
+                {
+                    await CopyAsync(item.Key, replica, overwrite: true, cancellationToken).ConfigureAwait(false);
+                    repaired++;
+                }
+            }
+        }
+
+        return new ReplicaReport(checkedCount, missing, mismatched, repaired);
+    }
+
+    private async Task ReplicateAsync(string key, CancellationToken cancellationToken)
+    {
+        Interlocked.Increment(ref _pending);
+        Pending.Add(1);
+        if (_queue is not null)
+        {
+            await _queue.Writer.WriteAsync(key, cancellationToken).ConfigureAwait(false);
+            return;
+        }
+
+        try
+        {
+            foreach (var replica in _replicas)
+            {
+                await CopyAsync(key, replica, overwrite: false, cancellationToken).ConfigureAwait(false);
+            }
+        }
+        finally
+        {
+            Interlocked.Decrement(ref _pending);
+            Pending.Add(-1);
+        }
+    }
+
+    private async Task DrainAsync()
+    {
+        await foreach (var key in _queue!.Reader.ReadAllAsync().ConfigureAwait(false))
+        {
+            try
+            {
+                foreach (var replica in _replicas)
+                {
+                    await CopyAsync(key, replica, overwrite: false, CancellationToken.None).ConfigureAwait(false);
+                }
+            }
+            catch (Exception)
+            {
+                // Boundary: a copy that failed in the background is found and made again by VerifyAsync / RepairAsync.
+            }
+            finally
+            {
+                Interlocked.Decrement(ref _pending);
+                Pending.Add(-1);
+            }
+        }
+    }
+
+    /// <summary>Copies one object from the primary to a replica and checks the copy's SHA-256 by reading it back.</summary>
+    private async Task CopyAsync(string key, IStorageProvider replica, bool overwrite, CancellationToken cancellationToken)
+    {
+        using var sourceHash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        var source = await _primary.OpenReadAsync(key, null, cancellationToken).ConfigureAwait(false);
+        await using (source.ConfigureAwait(false))
+        {
+            var writer = await replica.OpenWriteAsync(key, new StorageWriteOptions { Overwrite = overwrite }, cancellationToken).ConfigureAwait(false);
+            await using (writer.ConfigureAwait(false))
+            {
+                var buffer = new byte[1024 * 1024];
+                int read;
+                while ((read = await source.ReadAsync(buffer, cancellationToken).ConfigureAwait(false)) > 0)
+                {
+                    sourceHash.AppendData(buffer, 0, read);
+                    await writer.WriteAsync(buffer.AsMemory(0, read), cancellationToken).ConfigureAwait(false);
+                }
+
+                try
+                {
+                    await writer.CommitAsync(cancellationToken).ConfigureAwait(false);
+                }
+                catch (StorageObjectExistsException)
+                {
+                    // Already there (a retried copy): the check below decides whether it is the same object.
+                }
+            }
+        }
+
+        var expected = Convert.ToHexStringLower(sourceHash.GetHashAndReset());
+        var actual = await HashAsync(replica, key, cancellationToken).ConfigureAwait(false);
+        if (actual != expected)
+        {
+            throw new StorageException($"The copy of '{key}' in {replica.Name} differs from the primary's (SHA-256 {actual}, expected {expected}).", key, isTransient: false);
+        }
+    }
+
+    private static async Task<string> HashAsync(IStorageProvider provider, string key, CancellationToken cancellationToken)
+    {
+        var stream = await provider.OpenReadAsync(key, null, cancellationToken).ConfigureAwait(false);
+        await using (stream.ConfigureAwait(false))
+        {
+            return Convert.ToHexStringLower(await SHA256.HashDataAsync(stream, cancellationToken).ConfigureAwait(false));
+        }
+    }
+
+    /// <summary>Tries the primary, then the replicas by recent success rate; records each outcome.</summary>
+    private async Task<T> ReadWithFallbackAsync<T>(Func<IStorageProvider, ValueTask<T>> read, CancellationToken cancellationToken, bool treatNullAsMissing = false)
+    {
+        Exception? first = null;
+        var order = new[] { _primary }.Concat(_replicas.OrderByDescending(r => _health[r].SuccessRate)).ToArray();
+        for (var i = 0; i < order.Length; i++)
+        {
+            var store = order[i];
+            try
+            {
+                var result = await read(store).ConfigureAwait(false);
+                if (treatNullAsMissing && result is null && i < order.Length - 1)
+                {
+                    continue; // the primary may have lost an object a replica still holds
+                }
+
+                _health[store].Record(true);
+                return result;
+            }
+            catch (Exception ex) when (ex is StorageException or IOException or HttpRequestException && !cancellationToken.IsCancellationRequested)
+            {
+                // Boundary: a failed store is recorded, and the next is tried; the primary's error is reported if all fail.
+                _health[store].Record(false);
+                first ??= ex;
+            }
+        }
+
+        throw first!;
+    }
+
+    /// <summary>A store's recent outcomes.</summary>
+    private sealed class Health(int window)
+    {
+        private readonly Queue<bool> _outcomes = new();
+        private readonly Lock _gate = new();
+
+        internal double SuccessRate
+        {
+            get
+            {
+                lock (_gate)
+                {
+                    return _outcomes.Count == 0 ? 1 : _outcomes.Count(o => o) / (double)_outcomes.Count;
+                }
+            }
+        }
+
+        internal void Record(bool success)
+        {
+            lock (_gate)
+            {
+                _outcomes.Enqueue(success);
+                while (_outcomes.Count > window)
+                {
+                    _outcomes.Dequeue();
+                }
+            }
+        }
+    }
+
+    /// <summary>Writes to the primary; on commit, makes the copies.</summary>
+    private sealed class Writer(ReplicatingStorageProvider owner, IStorageWriter inner) : IStorageWriter
+    {
+        public string Key => inner.Key;
+
+        public ValueTask WriteAsync(ReadOnlyMemory<byte> data, CancellationToken cancellationToken = default) => inner.WriteAsync(data, cancellationToken);
+
+        public async ValueTask<StorageObjectInfo> CommitAsync(CancellationToken cancellationToken = default)
+        {
+            var info = await inner.CommitAsync(cancellationToken).ConfigureAwait(false);
+            await owner.ReplicateAsync(inner.Key, cancellationToken).ConfigureAwait(false);
+            return info;
+        }
+
+        public ValueTask DisposeAsync() => inner.DisposeAsync();
+    }
+}
