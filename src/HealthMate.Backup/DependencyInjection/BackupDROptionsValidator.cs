@@ -24,6 +24,12 @@ public sealed class BackupDROptionsValidator : IValidateOptions<BackupDROptions>
             errors.Add($"BackupDR:Pipeline:Parallelism is {options.Pipeline.Parallelism}; it must be from 1 to {PipelineOptions.MaxParallelism}.");
         }
 
+        var resilience = options.Storage.Resilience;
+        if (resilience.MaxAttempts is < 1 or > 20 || resilience.BaseDelay < TimeSpan.Zero || resilience.MaxDelay < resilience.BaseDelay || resilience.MaxConcurrentOperations < 0)
+        {
+            errors.Add("BackupDR:Storage:Resilience needs MaxAttempts 1..20, BaseDelay >= 0, MaxDelay >= BaseDelay, MaxConcurrentOperations >= 0.");
+        }
+
         if (string.IsNullOrWhiteSpace(options.Storage.Provider))
         {
             errors.Add("BackupDR:Storage:Provider must not be empty.");

@@ -101,6 +101,28 @@ public static class BackupDRServiceCollectionExtensions
         return builder;
     }
 
+    /// <summary>Wraps the active provider: retries innermost, then the concurrency cap, then logging.</summary>
+    private static IStorageProvider Decorate(IStorageProvider provider, HealthMate.Backup.Storage.Decorators.StorageResilienceOptions resilience, IServiceProvider services)
+    {
+        var loggers = services.GetRequiredService<ILoggerFactory>();
+        if (resilience.MaxAttempts > 1)
+        {
+            provider = new HealthMate.Backup.Storage.Decorators.RetryingStorageProvider(provider, resilience, services.GetRequiredService<TimeProvider>(), loggers.CreateLogger("HealthMate.Backup.Storage"));
+        }
+
+        if (resilience.MaxConcurrentOperations > 0)
+        {
+            provider = new HealthMate.Backup.Storage.Decorators.ThrottlingStorageProvider(provider, resilience.MaxConcurrentOperations);
+        }
+
+        if (resilience.LogOperations)
+        {
+            provider = new HealthMate.Backup.Storage.Decorators.LoggingStorageProvider(provider, loggers.CreateLogger("HealthMate.Backup.Storage"));
+        }
+
+        return provider;
+    }
+
     private static void AddCore(IServiceCollection services)
     {
         if (services.Any(d => d.ServiceType == typeof(BackupDRMarker)))
@@ -120,9 +142,10 @@ public static class BackupDRServiceCollectionExtensions
         services.TryAddKeyedSingleton<IStorageProvider>("local", (sp, _) => new LocalDiskStorageProvider(sp.GetRequiredService<IOptions<BackupDROptions>>().Value.Storage.Local));
         services.TryAddSingleton(sp =>
         {
-            var provider = sp.GetRequiredService<IOptions<BackupDROptions>>().Value.Storage.Provider;
-            return sp.GetKeyedService<IStorageProvider>(provider.ToLowerInvariant())
-                ?? throw new InvalidOperationException($"Storage provider '{provider}' (BackupDR:Storage:Provider) is not registered. Add its package and call its Add...Storage() on the AddBackupDR() builder.");
+            var storage = sp.GetRequiredService<IOptions<BackupDROptions>>().Value.Storage;
+            var provider = sp.GetKeyedService<IStorageProvider>(storage.Provider.ToLowerInvariant())
+                ?? throw new InvalidOperationException($"Storage provider '{storage.Provider}' (BackupDR:Storage:Provider) is not registered. Add its package and call its Add...Storage() on the AddBackupDR() builder.");
+            return Decorate(provider, storage.Resilience, sp);
         });
         services.TryAddSingleton(sp => new StorageLayout(sp.GetRequiredService<IOptions<BackupDROptions>>().Value.Storage.Prefix));
         services.TryAddSingleton<IBackupCatalog, BackupCatalog>();

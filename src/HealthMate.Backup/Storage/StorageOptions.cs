@@ -13,6 +13,9 @@ public sealed class StorageOptions
     /// <value>The default value is empty.</value>
     public string Prefix { get; set; } = string.Empty;
 
+    /// <summary>Gets or sets the retry, throttle and logging decorators applied around the active provider.</summary>
+    public Decorators.StorageResilienceOptions Resilience { get; set; } = new();
+
     /// <summary>Gets or sets the local-disk provider's options.</summary>
     public LocalStorageOptions Local { get; set; } = new();
 }

@@ -37,7 +37,7 @@ public sealed class ReplicationTests(RgwFixture rgw) : IAsyncLifetime
             Assert.Equal(await rgw.DownloadAsync(_primary, key), await rgw.DownloadAsync(_replica, key));
         }
 
-        var replicated = (ReplicatingStorageProvider)host.Storage;
+        var replicated = (ReplicatingStorageProvider)host.Services.GetRequiredKeyedService<IStorageProvider>("replicated");
         Assert.True((await replicated.VerifyAsync()).IsConsistent);
 
         // Lose the replica's manifest and damage its data object.
@@ -70,7 +70,7 @@ public sealed class ReplicationTests(RgwFixture rgw) : IAsyncLifetime
     public async Task AsynchronousCopies_CatchUp_AndLeaveIdenticalBuckets()
     {
         using var host = Host(rgw.Options(_primary), rgw.Options(_replica), ReplicationMode.Asynchronous);
-        var replicated = (ReplicatingStorageProvider)host.Storage;
+        var replicated = (ReplicatingStorageProvider)host.Services.GetRequiredKeyedService<IStorageProvider>("replicated");
         for (var i = 0; i < 3; i++)
         {
             await host.BackupBytesAsync(Payloads.Create(2 * 1024 * 1024, seed: i, style: 1));
