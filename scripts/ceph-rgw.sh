@@ -8,6 +8,7 @@
 #            write $CEPH_RGW_DIR/env: S3_ENDPOINT, S3_ACCESS_KEY, S3_SECRET_KEY (random per cluster), S3_REGION
 #   stop     kill the daemons this script started (by pid file) and delete $CEPH_RGW_DIR
 #   env      print $CEPH_RGW_DIR/env
+#   rgw-stop / rgw-start   stop or start only the gateway (tests of an S3 outage); the cluster and its data stay
 # env: CEPH_RGW_DIR (/tmp/ceph-rgw) CEPH_RGW_PORT, CEPH_MON_PORT (free ports) CEPH_OSD_PORTS (a free range of 100)
 #      CEPH_OSD_STORE (bluestore: ~6 s start, RSS bounded | memstore: ~3 s start, the data sits in the OSD's RAM)
 #      CEPH_STORE_BYTES (10 GiB: bluestore sparse file size / memstore cap)
@@ -206,11 +207,31 @@ status() {
   return $rc
 }
 
+rgw_stop() {
+  alive client.rgw || return 0
+  local p; p=$(cat "$D/run/client.rgw.pid"); kill "$p"
+  for _ in $(seq 100); do kill -0 "$p" 2>/dev/null || return 0; sleep 0.1; done
+  kill -9 "$p" 2>/dev/null || true
+}
+
+rgw_start() {
+  alive client.rgw && return 0
+  local endpoint; endpoint=$(sed -n 's/^S3_ENDPOINT=//p' "$D/env")
+  radosgw -c "$CONF" -n client.rgw || die "radosgw did not start"
+  for _ in $(seq 600); do
+    curl -sf "$endpoint/" 2>/dev/null | grep -q ListAllMyBucketsResult && return 0
+    alive client.rgw || die "radosgw exited"
+    sleep 0.1
+  done
+  die "radosgw not answering at $endpoint after 60 s"
+}
+
 envvars() {
   cat "$D/env"
 }
 
 case "${1:-}" in
   install) install ;; start) start ;; stop) stop ;; status) status ;; env) envvars ;;
-  *) sed -n '2,16p' "$0"; exit 2 ;;
+  rgw-stop) rgw_stop ;; rgw-start) rgw_start ;;
+  *) sed -n '2,17p' "$0"; exit 2 ;;
 esac

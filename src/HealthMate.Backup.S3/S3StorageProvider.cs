@@ -207,6 +207,41 @@ public sealed class S3StorageProvider : IStorageProvider, IDisposable
         }
     }
 
+    /// <summary>
+    /// Aborts multipart uploads started more than <paramref name="olderThan"/> ago and never completed: what a writer
+    /// could not abort because the store was unreachable when it failed (a bucket lifecycle rule
+    /// <c>AbortIncompleteMultipartUpload</c> does the same on the store's side).
+    /// </summary>
+    /// <param name="olderThan">How old an incomplete upload must be; a running backup's upload is younger.</param>
+    /// <param name="cancellationToken">Cancels the clean-up.</param>
+    /// <returns>How many uploads were aborted.</returns>
+    public async Task<int> AbortIncompleteUploadsAsync(TimeSpan olderThan, CancellationToken cancellationToken = default)
+    {
+        var aborted = 0;
+        var request = new ListMultipartUploadsRequest { BucketName = _options.Bucket };
+        var cutoff = DateTime.UtcNow - olderThan;
+        while (true)
+        {
+            var response = await _client.ListMultipartUploadsAsync(request, cancellationToken).ConfigureAwait(false);
+            foreach (var upload in response.MultipartUploads ?? [])
+            {
+                if (upload.Initiated is { } initiated && initiated.ToUniversalTime() <= cutoff)
+                {
+                    await _client.AbortMultipartUploadAsync(new AbortMultipartUploadRequest { BucketName = _options.Bucket, Key = upload.Key, UploadId = upload.UploadId }, cancellationToken).ConfigureAwait(false);
+                    aborted++;
+                }
+            }
+
+            if (response.IsTruncated != true)
+            {
+                return aborted;
+            }
+
+            request.KeyMarker = response.NextKeyMarker;
+            request.UploadIdMarker = response.NextUploadIdMarker;
+        }
+    }
+
     /// <summary>Disposes the client when this provider created it.</summary>
     public void Dispose()
     {

@@ -59,6 +59,11 @@ public sealed class RgwFixture : IAsyncLifetime
         MaxRetries = 2,
     };
 
+    /// <summary>Stops or starts only the gateway of the fixture's own cluster (an S3 outage), keeping its data.</summary>
+    internal Task SetGatewayAsync(bool running) => _ownedDirectory is null
+        ? throw new InvalidOperationException("Stopping the gateway needs the fixture's own cluster (unset S3_ENDPOINT).")
+        : RunScriptAsync(running ? "rgw-start" : "rgw-stop", _ownedDirectory);
+
     /// <summary>Creates a fresh bucket and returns its name.</summary>
     internal async Task<string> CreateBucketAsync()
     {
@@ -143,7 +148,8 @@ public sealed class RgwFixture : IAsyncLifetime
     }
 }
 
-[CollectionDefinition(Name)]
+/// <summary>The RGW tests run alone (after the others): one stops the gateway, one measures the process's managed memory.</summary>
+[CollectionDefinition(Name, DisableParallelization = true)]
 public sealed class RgwCollection : ICollectionFixture<RgwFixture>
 {
     internal const string Name = "rgw";
