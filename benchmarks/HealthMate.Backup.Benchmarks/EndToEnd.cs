@@ -40,6 +40,11 @@ internal static class EndToEnd
             return await PostgresBenchmark.RunAsync(args, corpus, work);
         }
 
+        if (args.Contains("--s3"))
+        {
+            return await S3Benchmark.RunAsync(args, corpus, work);
+        }
+
         if (!File.Exists(corpus))
         {
             Console.Error.WriteLine($"No corpus at {corpus}: run scripts/make-file-corpus.sh first.");
@@ -225,6 +230,10 @@ internal static class EndToEnd
         if (phase.StartsWith("postgres-", StringComparison.Ordinal))
         {
             (id, note) = await PostgresBenchmark.RunPhaseAsync(phase, provider);
+        }
+        else if (phase.StartsWith("s3-", StringComparison.Ordinal))
+        {
+            (id, note) = await S3Benchmark.RunPhaseAsync(phase, Option(args, "--corpus")!, work, provider);
         }
         else if (phase == "backup-tree")
         {
