@@ -1,4 +1,3 @@
-using System.Buffers;
 using System.Net;
 using System.Runtime.CompilerServices;
 using Amazon;
@@ -23,6 +22,7 @@ public sealed class S3StorageProvider : IStorageProvider, IDisposable
     private readonly IAmazonS3 _client;
     private readonly bool _ownsClient;
     private readonly S3StorageOptions _options;
+    private readonly System.Collections.Concurrent.ConcurrentBag<byte[]> _partBuffers = [];
 
     /// <summary>Initializes a new instance of the <see cref="S3StorageProvider"/> class with its own client.</summary>
     /// <param name="options">The bucket, endpoint, credentials and upload settings; validated here.</param>
@@ -45,6 +45,18 @@ public sealed class S3StorageProvider : IStorageProvider, IDisposable
         _client = client;
         _options = options;
         _ownsClient = ownsClient;
+    }
+
+    /// <summary>A part buffer: reused from this provider's own small pool (at most one upload's worth is kept), so memory
+    /// stays about <c>(PartsInFlight + 1) × PartSize</c> per upload and is not parked in the shared pool's per-core caches.</summary>
+    private byte[] RentPart() => _partBuffers.TryTake(out var buffer) ? buffer : GC.AllocateUninitializedArray<byte>(_options.PartSize);
+
+    private void ReturnPart(byte[] buffer)
+    {
+        if (_partBuffers.Count <= _options.PartsInFlight)
+        {
+            _partBuffers.Add(buffer);
+        }
     }
 
     /// <inheritdoc />
@@ -190,6 +202,42 @@ public sealed class S3StorageProvider : IStorageProvider, IDisposable
         {
             throw Map(ex, key, "delete");
         }
+    }
+
+    /// <summary>Deletes many objects with <c>DeleteObjects</c>, 1,000 keys a request (for pruning).</summary>
+    /// <param name="keys">The keys; missing ones count as deleted, as S3 reports them.</param>
+    /// <param name="cancellationToken">Cancels the deletion between requests.</param>
+    /// <returns>How many keys S3 reported deleted.</returns>
+    /// <exception cref="StorageException">A key could not be deleted (the first error is named).</exception>
+    public async Task<int> DeleteManyAsync(IReadOnlyCollection<string> keys, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(keys);
+        foreach (var key in keys)
+        {
+            Validate(key);
+        }
+
+        var deleted = 0;
+        foreach (var batch in keys.Chunk(1000))
+        {
+            DeleteObjectsResponse response;
+            try
+            {
+                response = await _client.DeleteObjectsAsync(new DeleteObjectsRequest { BucketName = _options.Bucket, Objects = [.. batch.Select(k => new KeyVersion { Key = k })], Quiet = false }, cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is AmazonServiceException or HttpRequestException or IOException or TaskCanceledException && !cancellationToken.IsCancellationRequested)
+            {
+                throw Map(ex, batch[0], "batch delete");
+            }
+
+            deleted += response.DeletedObjects?.Count ?? 0;
+            if (response.DeleteErrors is { Count: > 0 } errors)
+            {
+                throw new StorageException($"S3 batch delete in bucket '{_options.Bucket}' failed for {errors.Count} key(s), first '{errors[0].Key}': {errors[0].Code}.", errors[0].Key, isTransient: false);
+            }
+        }
+
+        return deleted;
     }
 
     /// <inheritdoc />
@@ -414,7 +462,7 @@ public sealed class S3StorageProvider : IStorageProvider, IDisposable
             ThrowIfFailed();
             while (!data.IsEmpty)
             {
-                _buffer ??= ArrayPool<byte>.Shared.Rent(_settings.PartSize);
+                _buffer ??= provider.RentPart();
                 var take = Math.Min(_settings.PartSize - _filled, data.Length);
                 data.Span[..take].CopyTo(_buffer.AsSpan(_filled));
                 _filled += take;
@@ -507,7 +555,7 @@ public sealed class S3StorageProvider : IStorageProvider, IDisposable
 
             if (_buffer is not null)
             {
-                ArrayPool<byte>.Shared.Return(_buffer);
+                provider.ReturnPart(_buffer);
                 _buffer = null;
             }
 
@@ -574,7 +622,7 @@ public sealed class S3StorageProvider : IStorageProvider, IDisposable
             }
             finally
             {
-                ArrayPool<byte>.Shared.Return(buffer);
+                provider.ReturnPart(buffer);
                 _slots!.Release();
             }
         }

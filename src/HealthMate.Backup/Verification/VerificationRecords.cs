@@ -52,6 +52,8 @@ internal sealed class VerificationRecords(BackupEnvironment environment) : IVeri
             throw new ArgumentException($"'{kind}' is not a backup kind.", nameof(kind));
         }
 
+        // Record ids sort by millisecond; two records of one millisecond are ordered by when they completed.
+        var records = new List<VerificationRecord>();
         var prefix = $"{environment.Layout.KindPrefix(kind)}{backupId}/{Folder}/";
         await foreach (var item in environment.Storage.ListAsync(prefix, cancellationToken).ConfigureAwait(false))
         {
@@ -76,6 +78,11 @@ internal sealed class VerificationRecords(BackupEnvironment environment) : IVeri
                 throw new ManifestAuthenticationException(item.Key, $"it records {record.Kind}/{record.BackupId}/{record.RecordId} but is stored elsewhere");
             }
 
+            records.Add(record);
+        }
+
+        foreach (var record in records.OrderBy(r => r.CompletedAt).ThenBy(r => r.RecordId, StringComparer.Ordinal))
+        {
             yield return record;
         }
     }

@@ -66,6 +66,33 @@ public sealed class S3StorageProviderTests(RgwFixture rgw) : StorageProviderConf
     }
 
     [Fact]
+    public async Task CancelledMultipartWrite_LeavesNoUpload()
+    {
+        using var cancel = new CancellationTokenSource();
+        await using (var writer = await Provider.OpenWriteAsync("cancelled/multipart"))
+        {
+            await writer.WriteAsync(RandomBytes(11 * 1024 * 1024));
+            cancel.Cancel();
+            await Assert.ThrowsAnyAsync<OperationCanceledException>(() => writer.WriteAsync(RandomBytes(6 * 1024 * 1024), cancel.Token).AsTask());
+        }
+
+        Assert.Null(await Provider.StatAsync("cancelled/multipart"));
+        Assert.Equal(0, await rgw.OpenUploadsAsync(_bucket));
+    }
+
+    [Fact]
+    public async Task BatchDelete_RemovesManyKeysInOneCall_AndReportsHowMany()
+    {
+        var keys = Enumerable.Range(0, 1500).Select(i => $"batch/{i:D4}").ToList();
+        await Parallel.ForEachAsync(keys, new ParallelOptions { MaxDegreeOfParallelism = 16 }, async (key, ct) => await Provider.PutIfAbsentAsync(key, new byte[] { 1 }, ct));
+
+        var deleted = await _provider.DeleteManyAsync([.. keys, "batch/never-there"]);
+
+        Assert.Equal(1501, deleted);
+        Assert.Empty(await Provider.ListAsync("batch/").ToListAsync());
+    }
+
+    [Fact]
     public async Task Listing_PagesThroughThousandsOfKeys_InOrder()
     {
         var keys = Enumerable.Range(0, 2100).Select(i => $"many/{i:D5}").ToList();

@@ -164,6 +164,41 @@ public abstract class StorageProviderConformanceTests
     }
 
     [Fact]
+    public async Task UnicodeKeys_AndEmptyObjects_RoundTrip()
+    {
+        string[] keys = ["unicode/Ünïcødé résumé.pdf", "unicode/日本語/ファイル", "unicode/emoji-🩺-note", "unicode/space and +plus=equals&amp"];
+        foreach (var key in keys)
+        {
+            await WriteAsync(key, System.Text.Encoding.UTF8.GetBytes(key));
+        }
+
+        await WriteAsync("empty/object", []);
+
+        foreach (var key in keys)
+        {
+            Assert.Equal(key, System.Text.Encoding.UTF8.GetString(await ReadAsync(key)));
+        }
+
+        Assert.Equal(keys.Order(StringComparer.Ordinal), await Provider.ListAsync("unicode/").Select(i => i.Key).ToListAsync());
+        Assert.Empty(await ReadAsync("empty/object"));
+        Assert.Equal(0, (await Provider.StatAsync("empty/object"))!.Size);
+    }
+
+    [Fact]
+    public async Task CancelledWrite_LeavesNothing()
+    {
+        using var cancel = new CancellationTokenSource();
+        var writer = await Provider.OpenWriteAsync("cancelled/object");
+        await writer.WriteAsync(RandomBytes(7 * 1024 * 1024));
+        cancel.Cancel();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => writer.CommitAsync(cancel.Token).AsTask());
+        await writer.DisposeAsync();
+
+        Assert.Null(await Provider.StatAsync("cancelled/object"));
+        Assert.Empty(await Provider.ListAsync("cancelled/").ToListAsync());
+    }
+
+    [Fact]
     public async Task MissingObject_IsNotFound()
     {
         var error = await Assert.ThrowsAsync<StorageObjectNotFoundException>(() => Provider.OpenReadAsync("missing/object").AsTask());
