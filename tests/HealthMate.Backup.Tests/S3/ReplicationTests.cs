@@ -92,21 +92,9 @@ public sealed class ReplicationTests(RgwFixture rgw) : IAsyncLifetime
     private static TestHost Host(S3StorageOptions primary, S3StorageOptions replica, ReplicationMode mode, byte[]? key = null) => new(key: key, services: s =>
     {
         s.AddBackupDR()
-            .AddS3Storage("primary", o => Copy(primary, o))
-            .AddS3Storage("replica", o => Copy(replica, o))
+            .AddS3Storage("primary", o => RgwFixture.CopyOptions(primary, o))
+            .AddS3Storage("replica", o => RgwFixture.CopyOptions(replica, o))
             .AddReplication("replicated", "primary", ["replica"], o => o.Mode = mode);
         s.PostConfigure<BackupDROptions>(o => o.Storage.Provider = "replicated");
     });
-
-    private static void Copy(S3StorageOptions from, S3StorageOptions to)
-    {
-        to.Bucket = from.Bucket;
-        to.ServiceUrl = from.ServiceUrl;
-        to.Compatibility = from.Compatibility;
-        to.AccessKeyId = from.AccessKeyId;
-        to.SecretAccessKey = from.SecretAccessKey;
-        to.PartSize = from.PartSize;
-        to.MaxRetries = from.MaxRetries;
-        to.RequestTimeout = from.RequestTimeout;
-    }
 }

@@ -21,7 +21,7 @@ public sealed class S3OutageAndMemoryTests(RgwFixture rgw, Xunit.Abstractions.IT
         var options = rgw.Options(_bucket);
         options.MaxRetries = 1;
         options.RequestTimeout = TimeSpan.FromSeconds(10);
-        using var host = S3Host(options);
+        using var host = RgwFixture.Host(options);
         var first = await host.BackupBytesAsync([1, 2, 3]);
         var writing = host.Backups.RunAsync(BackupSources.Create("stream", "slow", async (destination, _, ct) =>
         {
@@ -58,7 +58,7 @@ public sealed class S3OutageAndMemoryTests(RgwFixture rgw, Xunit.Abstractions.IT
         const int Chunks = 2048;
         var options = rgw.Options(_bucket, partSize: 16 * 1024 * 1024);
         options.PartsInFlight = 4;
-        using var host = S3Host(options);
+        using var host = RgwFixture.Host(options);
         using var expected = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
         // The heap as the rest of the test run left it, collected: what this backup adds is measured above it.
         using var sampler = new HeapSampler(baseline: GC.GetTotalMemory(forceFullCollection: true));
@@ -89,23 +89,6 @@ public sealed class S3OutageAndMemoryTests(RgwFixture rgw, Xunit.Abstractions.IT
         output.WriteLine($"managed heap peak over backup and restore, above that: {sampler.PeakMiB:F0} MiB");
         Assert.True(sampler.PeakMiB < 300, $"managed heap peaked at {sampler.PeakMiB:F0} MiB during the restore");
     }
-
-    private static TestHost S3Host(S3StorageOptions options) => new(services: s =>
-    {
-        s.AddBackupDR().AddS3Storage(o =>
-        {
-            o.Bucket = options.Bucket;
-            o.ServiceUrl = options.ServiceUrl;
-            o.Compatibility = options.Compatibility;
-            o.AccessKeyId = options.AccessKeyId;
-            o.SecretAccessKey = options.SecretAccessKey;
-            o.PartSize = options.PartSize;
-            o.PartsInFlight = options.PartsInFlight;
-            o.MaxRetries = options.MaxRetries;
-            o.RequestTimeout = options.RequestTimeout;
-        });
-        s.PostConfigure<BackupDROptions>(o => o.Storage.Provider = "s3");
-    });
 
     private sealed class HashingTarget(IncrementalHash hash) : IRestoreTarget
     {

@@ -106,7 +106,7 @@ public sealed class S3StorageProviderTests(RgwFixture rgw) : StorageProviderConf
     [Fact]
     public async Task Backup_StreamsThroughThePipelineToS3_AndRestoresByteEqual_WithNothingLeftOnFailure()
     {
-        using var host = S3Host(rgw.Options(_bucket));
+        using var host = RgwFixture.Host(rgw.Options(_bucket));
         var payload = Payloads.Create(40 * 1024 * 1024, seed: 5, style: 1);
         var backup = await host.BackupBytesAsync(payload, writeChunk: 1 << 20);
 
@@ -145,7 +145,7 @@ public sealed class S3StorageProviderTests(RgwFixture rgw) : StorageProviderConf
         Assert.Contains("bucket 'hm-no-such-bucket-here' does not exist", noBucket.Message, StringComparison.Ordinal);
 
         var logs = new FakeLogCollector();
-        using var host = S3Host(wrong, s => s.AddSingleton<ILoggerFactory>(new FakeLoggerProviderFactory(logs)));
+        using var host = RgwFixture.Host(wrong, s => s.AddSingleton<ILoggerFactory>(new FakeLoggerProviderFactory(logs)));
         await Assert.ThrowsAnyAsync<BackupException>(() => host.BackupBytesAsync([1, 2, 3]));
         Assert.DoesNotContain(wrong.SecretAccessKey, string.Join("\n", logs.GetSnapshot().Select(r => r.Message + " " + r.Exception)), StringComparison.Ordinal);
     }
@@ -158,24 +158,5 @@ public sealed class S3StorageProviderTests(RgwFixture rgw) : StorageProviderConf
         Assert.Contains("PartSize", error.Message, StringComparison.Ordinal);
         Assert.Contains("PartsInFlight", error.Message, StringComparison.Ordinal);
         Assert.Contains("SecretAccessKey", error.Message, StringComparison.Ordinal);
-    }
-
-    /// <summary>A host whose storage is the S3 provider (TestHost registers local storage after its callback: post-configure wins).</summary>
-    private static TestHost S3Host(S3StorageOptions options, Action<IServiceCollection>? more = null) => new(services: s =>
-    {
-        more?.Invoke(s);
-        s.AddBackupDR().AddS3Storage(o => Copy(options, o));
-        s.PostConfigure<BackupDROptions>(o => o.Storage.Provider = "s3");
-    });
-
-    private static void Copy(S3StorageOptions from, S3StorageOptions to)
-    {
-        to.Bucket = from.Bucket;
-        to.ServiceUrl = from.ServiceUrl;
-        to.Compatibility = from.Compatibility;
-        to.AccessKeyId = from.AccessKeyId;
-        to.SecretAccessKey = from.SecretAccessKey;
-        to.PartSize = from.PartSize;
-        to.MaxRetries = from.MaxRetries;
     }
 }

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using Amazon.S3;
 using Amazon.S3.Model;
 using HealthMate.Backup.S3;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace HealthMate.Backup.Tests.Support;
 
@@ -63,6 +64,28 @@ public sealed class RgwFixture : IAsyncLifetime
     internal Task SetGatewayAsync(bool running) => _ownedDirectory is null
         ? throw new InvalidOperationException("Stopping the gateway needs the fixture's own cluster (unset S3_ENDPOINT).")
         : RunScriptAsync(running ? "rgw-start" : "rgw-stop", _ownedDirectory);
+
+    /// <summary>A test host whose active storage is the S3 provider with these options (TestHost registers local storage
+    /// after its callback: post-configure wins).</summary>
+    internal static TestHost Host(S3StorageOptions options, Action<IServiceCollection>? more = null) => new(services: s =>
+    {
+        more?.Invoke(s);
+        s.AddBackupDR().AddS3Storage(o => CopyOptions(options, o));
+        s.PostConfigure<BackupDROptions>(o => o.Storage.Provider = "s3");
+    });
+
+    internal static void CopyOptions(S3StorageOptions from, S3StorageOptions to)
+    {
+        to.Bucket = from.Bucket;
+        to.ServiceUrl = from.ServiceUrl;
+        to.Compatibility = from.Compatibility;
+        to.AccessKeyId = from.AccessKeyId;
+        to.SecretAccessKey = from.SecretAccessKey;
+        to.PartSize = from.PartSize;
+        to.PartsInFlight = from.PartsInFlight;
+        to.MaxRetries = from.MaxRetries;
+        to.RequestTimeout = from.RequestTimeout;
+    }
 
     /// <summary>Creates a fresh bucket and returns its name.</summary>
     internal async Task<string> CreateBucketAsync()
