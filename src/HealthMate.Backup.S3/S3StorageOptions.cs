@@ -69,6 +69,14 @@ public sealed class S3StorageOptions
     /// <summary>Gets or sets the KMS key for <see cref="S3ServerSideEncryption.Kms"/>.</summary>
     public string? KmsKeyId { get; set; }
 
+    /// <summary>
+    /// Gets or sets whether the provider checks, once, before its first write, that the store honours
+    /// <c>If-None-Match: *</c> (a second conditional PUT of a probe object must be refused). A store that ignores it
+    /// would let a backup overwrite another and two hosts both take a lease, so the provider then refuses to write,
+    /// naming the problem. Defaults to true.
+    /// </summary>
+    public bool VerifyConditionalWrites { get; set; } = true;
+
     /// <summary>Gets or sets how many times the SDK retries a request (a part, a read) on throttling, 5xx or a timeout,
     /// with backoff. Defaults to 5.</summary>
     public int MaxRetries { get; set; } = 5;

@@ -23,6 +23,8 @@ public sealed class S3StorageProvider : IStorageProvider, IDisposable
     private readonly bool _ownsClient;
     private readonly S3StorageOptions _options;
     private readonly System.Collections.Concurrent.ConcurrentBag<byte[]> _partBuffers = [];
+    private readonly SemaphoreSlim _conditionalCheck = new(1);
+    private bool _conditionalChecked;
 
     /// <summary>Initializes a new instance of the <see cref="S3StorageProvider"/> class with its own client.</summary>
     /// <param name="options">The bucket, endpoint, credentials and upload settings; validated here.</param>
@@ -93,11 +95,61 @@ public sealed class S3StorageProvider : IStorageProvider, IDisposable
     }
 
     /// <inheritdoc />
-    public ValueTask<IStorageWriter> OpenWriteAsync(string key, StorageWriteOptions? options = null, CancellationToken cancellationToken = default)
+    public async ValueTask<IStorageWriter> OpenWriteAsync(string key, StorageWriteOptions? options = null, CancellationToken cancellationToken = default)
     {
         Validate(key);
-        cancellationToken.ThrowIfCancellationRequested();
-        return ValueTask.FromResult<IStorageWriter>(new Writer(this, key, options ?? new StorageWriteOptions()));
+        await EnsureConditionalWritesAsync(cancellationToken).ConfigureAwait(false);
+        return new Writer(this, key, options ?? new StorageWriteOptions());
+    }
+
+    /// <summary>
+    /// Once per provider: a probe object is written twice with <c>If-None-Match: *</c>; the store must refuse the
+    /// second. If it accepts it, it ignores the condition, and writing is refused (see
+    /// <see cref="S3StorageOptions.VerifyConditionalWrites"/>).
+    /// </summary>
+    private async Task EnsureConditionalWritesAsync(CancellationToken cancellationToken)
+    {
+        if (_conditionalChecked || !_options.VerifyConditionalWrites)
+        {
+            return;
+        }
+
+        await _conditionalCheck.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            if (_conditionalChecked)
+            {
+                return;
+            }
+
+            var probe = $"healthmate-probe/conditional-{Guid.NewGuid():N}";
+            await PutAsync(probe, "1"u8.ToArray(), ifAbsent: true, contentSha256: null, cancellationToken).ConfigureAwait(false);
+            bool ignored;
+            try
+            {
+                await PutAsync(probe, "2"u8.ToArray(), ifAbsent: true, contentSha256: null, cancellationToken).ConfigureAwait(false);
+                ignored = true;
+            }
+            catch (StorageObjectExistsException)
+            {
+                ignored = false;
+            }
+            finally
+            {
+                await _client.DeleteObjectAsync(new DeleteObjectRequest { BucketName = _options.Bucket, Key = probe }, CancellationToken.None).ConfigureAwait(false);
+            }
+
+            if (ignored)
+            {
+                throw new StorageException($"The S3 store behind bucket '{_options.Bucket}' ignores If-None-Match: a backup could overwrite another and two hosts could both take a lease, so this provider does not write to it. Use a store that supports conditional writes (Amazon S3, Ceph RGW, recent MinIO).", probe, isTransient: false);
+            }
+
+            _conditionalChecked = true;
+        }
+        finally
+        {
+            _conditionalCheck.Release();
+        }
     }
 
     /// <inheritdoc />
@@ -244,6 +296,7 @@ public sealed class S3StorageProvider : IStorageProvider, IDisposable
     public async ValueTask<bool> PutIfAbsentAsync(string key, ReadOnlyMemory<byte> content, CancellationToken cancellationToken = default)
     {
         Validate(key);
+        await EnsureConditionalWritesAsync(cancellationToken).ConfigureAwait(false);
         try
         {
             await PutAsync(key, content, ifAbsent: true, contentSha256: null, cancellationToken).ConfigureAwait(false);
@@ -293,6 +346,7 @@ public sealed class S3StorageProvider : IStorageProvider, IDisposable
     /// <summary>Disposes the client when this provider created it.</summary>
     public void Dispose()
     {
+        _conditionalCheck.Dispose();
         if (_ownsClient)
         {
             _client.Dispose();

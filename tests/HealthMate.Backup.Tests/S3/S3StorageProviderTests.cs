@@ -151,6 +151,42 @@ public sealed class S3StorageProviderTests(RgwFixture rgw) : StorageProviderConf
     }
 
     [Fact]
+    public async Task StoreThatIgnoresIfNoneMatch_IsRefusedBeforeAnyWrite()
+    {
+        // RGW itself honours the condition; this client drops it from every PUT, as a store that ignores it would.
+        var options = rgw.Options(_bucket);
+        var config = new Amazon.S3.AmazonS3Config
+        {
+            ServiceURL = options.ServiceUrl,
+            AuthenticationRegion = options.Region,
+            ForcePathStyle = true,
+            RequestChecksumCalculation = Amazon.Runtime.RequestChecksumCalculation.WHEN_REQUIRED,
+            ResponseChecksumValidation = Amazon.Runtime.ResponseChecksumValidation.WHEN_REQUIRED,
+        };
+        using var client = new UnconditionalClient(new Amazon.Runtime.BasicAWSCredentials(options.AccessKeyId, options.SecretAccessKey), config);
+        using var provider = new S3StorageProvider(client, options);
+
+        var error = await Assert.ThrowsAsync<StorageException>(() => provider.PutIfAbsentAsync("lease/x", new byte[] { 1 }).AsTask());
+        Assert.Contains("ignores If-None-Match", error.Message, StringComparison.Ordinal);
+        await Assert.ThrowsAsync<StorageException>(() => provider.OpenWriteAsync("backups/x/data").AsTask());
+        Assert.Empty(await Provider.ListAsync("").ToListAsync()); // the probe was removed, nothing was written
+
+        options.VerifyConditionalWrites = false;
+        using var unchecked_ = new S3StorageProvider(client, options);
+        Assert.True(await unchecked_.PutIfAbsentAsync("lease/y", new byte[] { 1 }));
+        Assert.True(await unchecked_.PutIfAbsentAsync("lease/y", new byte[] { 2 })); // what the check protects against
+    }
+
+    private sealed class UnconditionalClient(Amazon.Runtime.AWSCredentials credentials, Amazon.S3.AmazonS3Config config) : Amazon.S3.AmazonS3Client(credentials, config)
+    {
+        public override Task<Amazon.S3.Model.PutObjectResponse> PutObjectAsync(Amazon.S3.Model.PutObjectRequest request, CancellationToken cancellationToken = default)
+        {
+            request.IfNoneMatch = null;
+            return base.PutObjectAsync(request, cancellationToken);
+        }
+    }
+
+    [Fact]
     public void InvalidOptions_ListEveryProblem()
     {
         var error = Assert.Throws<ArgumentException>(() => new S3StorageProvider(new S3StorageOptions { Bucket = "", PartSize = 1024, PartsInFlight = 0, AccessKeyId = "x" }));
