@@ -125,8 +125,8 @@ internal static class PostgresBenchmark
             return;
         }
 
-        await RunAsync("bash", FindScript(), "stop", Cluster);
-        await RunAsync("bash", FindScript(), "start", Cluster);
+        await RunAsync("bash", ServiceScripts.Find("postgres.sh"), "stop", Cluster);
+        await RunAsync("bash", ServiceScripts.Find("postgres.sh"), "start", Cluster);
         var env = ReadEnv();
         Environment.SetEnvironmentVariable("PGPASSWORD", env["HM_PG_PASSWORD"]);
         var psql = Path.Combine(env["HM_PG_BIN"], "psql");
@@ -160,35 +160,5 @@ internal static class PostgresBenchmark
         return (T)(await command.ExecuteScalarAsync())!;
     }
 
-    private static string FindScript()
-    {
-        for (var directory = new DirectoryInfo(AppContext.BaseDirectory); directory is not null; directory = directory.Parent)
-        {
-            var script = Path.Combine(directory.FullName, "scripts", "postgres.sh");
-            if (File.Exists(script))
-            {
-                return script;
-            }
-        }
-
-        throw new FileNotFoundException("scripts/postgres.sh was not found above the benchmark binaries.");
-    }
-
-    private static async Task RunAsync(string command, params string[] arguments)
-    {
-        var start = new ProcessStartInfo(command) { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var argument in arguments)
-        {
-            start.ArgumentList.Add(argument);
-        }
-
-        using var process = Process.Start(start)!;
-        var output = process.StandardOutput.ReadToEndAsync();
-        var error = process.StandardError.ReadToEndAsync();
-        await process.WaitForExitAsync();
-        if (process.ExitCode != 0)
-        {
-            throw new InvalidOperationException($"{command} failed: {await error}{await output}");
-        }
-    }
+    private static Task RunAsync(string command, params string[] arguments) => ServiceScripts.RunAsync(command, arguments);
 }

@@ -16,11 +16,7 @@ internal sealed class PgBaseBackupSource : IBackupSource
     internal PgBaseBackupSource(PhysicalBackupOptions options)
     {
         ArgumentNullException.ThrowIfNull(options);
-        var errors = options.Validate();
-        if (errors.Count > 0)
-        {
-            throw new ArgumentException(string.Join(" ", errors), nameof(options));
-        }
+        OptionsCheck.ThrowIfInvalid(options.Validate(), nameof(options));
 
         _options = options;
     }

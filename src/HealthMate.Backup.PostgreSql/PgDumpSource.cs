@@ -16,11 +16,7 @@ internal sealed class PgDumpSource : IBackupSource
     internal PgDumpSource(LogicalBackupOptions options)
     {
         ArgumentNullException.ThrowIfNull(options);
-        var errors = options.Validate();
-        if (errors.Count > 0)
-        {
-            throw new ArgumentException(string.Join(" ", errors), nameof(options));
-        }
+        OptionsCheck.ThrowIfInvalid(options.Validate(), nameof(options));
 
         _options = options;
     }
@@ -108,23 +104,11 @@ internal sealed class PgDumpSource : IBackupSource
         "dbname='" + database.Replace("\\", "\\\\", StringComparison.Ordinal).Replace("'", "\\'", StringComparison.Ordinal) + "'";
 
     /// <summary>Holds a small tool output in memory, refusing more than its limit.</summary>
-    private sealed class BoundedMemoryStream(int limit) : Stream
+    private sealed class BoundedMemoryStream(int limit) : HealthMate.Backup.Pipeline.WriteOnlyStream
     {
         private readonly MemoryStream _inner = new();
 
-        public override bool CanRead => false;
-
-        public override bool CanSeek => false;
-
-        public override bool CanWrite => true;
-
         public override long Length => _inner.Length;
-
-        public override long Position
-        {
-            get => _inner.Position;
-            set => throw new NotSupportedException();
-        }
 
         internal byte[] ToArray() => _inner.ToArray();
 
@@ -138,29 +122,11 @@ internal sealed class PgDumpSource : IBackupSource
             _inner.Write(buffer);
         }
 
-        public override void Write(byte[] buffer, int offset, int count) => Write(buffer.AsSpan(offset, count));
-
         public override ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
         {
             Write(buffer.Span);
             return ValueTask.CompletedTask;
         }
-
-        public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken)
-        {
-            Write(buffer.AsSpan(offset, count));
-            return Task.CompletedTask;
-        }
-
-        public override void Flush()
-        {
-        }
-
-        public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
-
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-
-        public override void SetLength(long value) => throw new NotSupportedException();
 
         protected override void Dispose(bool disposing)
         {

@@ -14,11 +14,7 @@ internal sealed class PgRestoreTarget : IRestoreTarget
     internal PgRestoreTarget(LogicalRestoreOptions options)
     {
         ArgumentNullException.ThrowIfNull(options);
-        var errors = options.Validate();
-        if (errors.Count > 0)
-        {
-            throw new ArgumentException(string.Join(" ", errors), nameof(options));
-        }
+        OptionsCheck.ThrowIfInvalid(options.Validate(), nameof(options));
 
         _options = options;
     }

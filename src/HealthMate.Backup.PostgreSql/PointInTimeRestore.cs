@@ -39,11 +39,7 @@ public sealed partial class PointInTimeRestore
     public async Task<PointInTimeRestoreResult> RestoreAsync(PointInTimeRestoreOptions options, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(options);
-        var errors = options.Validate();
-        if (errors.Count > 0)
-        {
-            throw new ArgumentException(string.Join(" ", errors), nameof(options));
-        }
+        OptionsCheck.ThrowIfInvalid(options.Validate(), nameof(options));
 
         var started = _time.GetTimestamp();
         var dataDirectory = Path.GetFullPath(options.DataDirectory);

@@ -34,11 +34,7 @@ public sealed class PostgreSqlGlobals
     public async Task<GlobalsRestoreResult> RestoreAsync(string backupId, PostgreSqlConnectionOptions connection, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(connection);
-        var errors = connection.Validate();
-        if (errors.Count > 0)
-        {
-            throw new ArgumentException(string.Join(" ", errors), nameof(connection));
-        }
+        OptionsCheck.ThrowIfInvalid(connection.Validate(), nameof(connection));
 
         var manifest = await _catalog.GetAsync(backupId, cancellationToken).ConfigureAwait(false);
         if (manifest.Objects?.ContainsKey(PgDumpSource.GlobalsObject) != true)

@@ -8,7 +8,7 @@ namespace HealthMate.Backup.PostgreSql;
 /// (pg_basebackup's <c>backup_label</c> and <c>backup_manifest</c>), so the backup's start and end points come from the
 /// backup itself, without a second pass or a temporary file.
 /// </summary>
-internal sealed class TarMemberCapture(Stream inner, IReadOnlySet<string> names, int maxMemberBytes) : Stream
+internal sealed class TarMemberCapture(Stream inner, IReadOnlySet<string> names, int maxMemberBytes) : HealthMate.Backup.Pipeline.WriteOnlyStream
 {
     private const int BlockSize = 512;
     private readonly byte[] _header = new byte[BlockSize];
@@ -22,22 +22,6 @@ internal sealed class TarMemberCapture(Stream inner, IReadOnlySet<string> names,
 
     internal IReadOnlyDictionary<string, byte[]> Captured => _captured;
 
-    public override bool CanRead => false;
-
-    public override bool CanSeek => false;
-
-    public override bool CanWrite => true;
-
-    public override long Length => throw new NotSupportedException();
-
-    public override long Position
-    {
-        get => throw new NotSupportedException();
-        set => throw new NotSupportedException();
-    }
-
-    public override void Write(byte[] buffer, int offset, int count) => Write(buffer.AsSpan(offset, count));
-
     public override void Write(ReadOnlySpan<byte> buffer)
     {
         Observe(buffer);
@@ -50,18 +34,9 @@ internal sealed class TarMemberCapture(Stream inner, IReadOnlySet<string> names,
         await inner.WriteAsync(buffer, cancellationToken).ConfigureAwait(false);
     }
 
-    public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
-        WriteAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
-
     public override void Flush() => inner.Flush();
 
     public override Task FlushAsync(CancellationToken cancellationToken) => inner.FlushAsync(cancellationToken);
-
-    public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
-
-    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-
-    public override void SetLength(long value) => throw new NotSupportedException();
 
     private void Observe(ReadOnlySpan<byte> data)
     {

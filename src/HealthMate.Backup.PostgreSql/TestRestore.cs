@@ -71,11 +71,7 @@ public sealed class PostgreSqlTestRestore
     public async Task<TestRestoreResult> RunAsync(string backupId, TestRestoreOptions options, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(options);
-        var errors = options.Connection?.Validate() ?? ["Connection is required."];
-        if (errors.Count > 0)
-        {
-            throw new ArgumentException(string.Join(" ", errors), nameof(options));
-        }
+        OptionsCheck.ThrowIfInvalid(options.Connection?.Validate() ?? ["Connection is required."], nameof(options));
 
         var manifest = await _catalog.GetAsync(backupId, cancellationToken).ConfigureAwait(false);
         var format = manifest.Properties.GetValueOrDefault("postgres.format");

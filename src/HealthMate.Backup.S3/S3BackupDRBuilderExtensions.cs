@@ -53,7 +53,7 @@ public static class S3BackupDRBuilderExtensions
             builder.Services.AddSingleton<IValidateOptions<S3StorageOptions>, S3OptionsValidator>();
         }
 
-        builder.Services.AddKeyedSingleton<IStorageProvider>(name, (sp, _) => new S3StorageProvider(sp.GetRequiredService<IOptionsMonitor<S3StorageOptions>>().Get(name)));
+        builder.Services.AddKeyedSingleton<IStorageProvider>(name, (sp, _) => new S3StorageProvider(sp.GetRequiredService<IOptionsMonitor<S3StorageOptions>>().Get(name), sp.GetService<TimeProvider>()));
         builder.Services.Configure<BackupDROptions>(options => options.Storage.Provider = name);
         return builder;
     }

@@ -108,7 +108,7 @@ internal sealed partial class BackupRunner
 
             foreach (var entry in entries)
             {
-                await entry.CloseAsync(null).ConfigureAwait(false);
+                entry.Close(null);
             }
 
             foreach (var entry in entries)
@@ -134,7 +134,7 @@ internal sealed partial class BackupRunner
             var committed = new List<string>();
             foreach (var entry in entries)
             {
-                await entry.CloseAsync(error).ConfigureAwait(false);
+                entry.Close(error);
                 try
                 {
                     await entry.Store.ConfigureAwait(false);
@@ -169,14 +169,14 @@ internal sealed partial class BackupRunner
         private int _closed;
 
         /// <summary>Ends the object: cleanly, or with an error that makes its store abort.</summary>
-        internal async ValueTask CloseAsync(Exception? error)
+        internal void Close(Exception? error)
         {
             if (Interlocked.Exchange(ref _closed, 1) != 0)
             {
                 return;
             }
 
-            await Pipe.Writer.CompleteAsync(error is null ? null : StageFailure.Tag(PipelineStage.Source, error)).ConfigureAwait(false);
+            Pipe.Writer.Complete(error is null ? null : StageFailure.Tag(PipelineStage.Source, error));
             if (error is null)
             {
                 Closed.TrySetResult();
@@ -189,23 +189,11 @@ internal sealed partial class BackupRunner
     }
 
     /// <summary>The write-only stream a source gets for a streamed object; disposing it closes the object.</summary>
-    private sealed class ObjectWriteStream(Entry entry, CancellationToken runToken) : Stream
+    private sealed class ObjectWriteStream(Entry entry, CancellationToken runToken) : WriteOnlyStream
     {
-        public override bool CanRead => false;
-
-        public override bool CanSeek => false;
-
-        public override bool CanWrite => true;
-
-        public override long Length => throw new NotSupportedException();
-
-        public override long Position
-        {
-            get => throw new NotSupportedException();
-            set => throw new NotSupportedException();
-        }
-
-        public override void Write(byte[] buffer, int offset, int count) => WriteAsync(buffer.AsMemory(offset, count)).AsTask().GetAwaiter().GetResult();
+        // Sources write asynchronously (IBackupSource.WriteToAsync); a synchronous write has to wait for the store's
+        // back-pressure like any other, so it blocks on the asynchronous one.
+        public override void Write(ReadOnlySpan<byte> buffer) => WriteAsync(buffer.ToArray()).AsTask().GetAwaiter().GetResult();
 
         public override async ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
         {
@@ -218,32 +206,13 @@ internal sealed partial class BackupRunner
             }
         }
 
-        public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
-            WriteAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
-
-        public override void Flush()
-        {
-        }
-
         public override Task FlushAsync(CancellationToken cancellationToken) => Task.CompletedTask;
-
-        public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
-
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-
-        public override void SetLength(long value) => throw new NotSupportedException();
-
-        public override async ValueTask DisposeAsync()
-        {
-            await entry.CloseAsync(null).ConfigureAwait(false);
-            await base.DisposeAsync().ConfigureAwait(false);
-        }
 
         protected override void Dispose(bool disposing)
         {
             if (disposing)
             {
-                entry.CloseAsync(null).AsTask().GetAwaiter().GetResult();
+                entry.Close(null);
             }
 
             base.Dispose(disposing);

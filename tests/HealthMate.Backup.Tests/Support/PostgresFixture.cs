@@ -22,10 +22,10 @@ public sealed class PostgresFixture : IAsyncLifetime
         var settings = ReadEnvironment();
         if (settings is null)
         {
-            await ReapAbandonedClustersAsync();
+            await ServiceScripts.ReapAbandonedAsync(ClusterPrefix, d => RunScriptAsync("stop", d));
             _ownedDirectory = Path.Combine(Path.GetTempPath(), $"{ClusterPrefix}{Guid.NewGuid():N}");
             Directory.CreateDirectory(_ownedDirectory);
-            await File.WriteAllTextAsync(Path.Combine(_ownedDirectory, "owner.pid"), Environment.ProcessId.ToString(System.Globalization.CultureInfo.InvariantCulture));
+            await ServiceScripts.ClaimAsync(_ownedDirectory);
             await RunScriptAsync("start", _ownedDirectory);
             settings = File.ReadAllLines(Path.Combine(_ownedDirectory, "env")).Select(l => l.Split('=', 2)).ToDictionary(p => p[0], p => p[1], StringComparer.Ordinal);
         }
@@ -65,7 +65,7 @@ public sealed class PostgresFixture : IAsyncLifetime
         ]);
         var directory = Path.Combine(Path.GetTempPath(), $"{ClusterPrefix}standby-{Guid.NewGuid():N}");
         Directory.CreateDirectory(directory);
-        await File.WriteAllTextAsync(Path.Combine(directory, "owner.pid"), Environment.ProcessId.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        await ServiceScripts.ClaimAsync(directory);
         try
         {
             await RunScriptAsync("standby", primary, directory);
@@ -161,31 +161,8 @@ public sealed class PostgresFixture : IAsyncLifetime
 
     private const string ClusterPrefix = "hm-pg-tests-";
 
-    /// <summary>Stops clusters left by test runs that were killed before they could stop them.</summary>
-    private static async Task ReapAbandonedClustersAsync()
-    {
-        foreach (var directory in Directory.EnumerateDirectories(Path.GetTempPath(), ClusterPrefix + "*"))
-        {
-            var owner = Path.Combine(directory, "owner.pid");
-            if (File.Exists(owner) && int.TryParse(await File.ReadAllTextAsync(owner), out var pid) && !IsAlive(pid))
-            {
-                await RunScriptAsync("stop", directory);
-            }
-        }
-    }
-
-    private static bool IsAlive(int pid)
-    {
-        try
-        {
-            using var process = Process.GetProcessById(pid);
-            return !process.HasExited;
-        }
-        catch (ArgumentException)
-        {
-            return false;
-        }
-    }
+    private static Task RunScriptAsync(string command, params string[] directories) =>
+        ServiceScripts.RunAsync("postgres.sh", "the PostgreSQL tests need a real server", [command, .. directories]);
 
     private static Dictionary<string, string>? ReadEnvironment()
     {
@@ -198,39 +175,6 @@ public sealed class PostgresFixture : IAsyncLifetime
         return names.ToDictionary(n => n, n => Environment.GetEnvironmentVariable(n) ?? throw new InvalidOperationException($"HM_PG_PORT is set but {n} is not."), StringComparer.Ordinal);
     }
 
-    private static async Task RunScriptAsync(string command, params string[] directories)
-    {
-        var script = Path.Combine(RepositoryRoot(), "scripts", "postgres.sh");
-        var start = new ProcessStartInfo("bash") { RedirectStandardOutput = true, RedirectStandardError = true };
-        start.ArgumentList.Add(script);
-        start.ArgumentList.Add(command);
-        foreach (var directory in directories)
-        {
-            start.ArgumentList.Add(directory);
-        }
-
-        using var process = Process.Start(start)!;
-        var output = process.StandardOutput.ReadToEndAsync();
-        var error = process.StandardError.ReadToEndAsync();
-        await process.WaitForExitAsync();
-        if (process.ExitCode != 0)
-        {
-            throw new InvalidOperationException($"scripts/postgres.sh {command} failed ({process.ExitCode}); the PostgreSQL tests need a real server:\n{await error}{await output}");
-        }
-    }
-
-    private static string RepositoryRoot()
-    {
-        for (var directory = new DirectoryInfo(AppContext.BaseDirectory); directory is not null; directory = directory.Parent)
-        {
-            if (File.Exists(Path.Combine(directory.FullName, "HealthMate.Backup.sln")))
-            {
-                return directory.FullName;
-            }
-        }
-
-        throw new InvalidOperationException("The repository root (HealthMate.Backup.sln) was not found above the test binaries.");
-    }
 }
 
 [CollectionDefinition(Name)]

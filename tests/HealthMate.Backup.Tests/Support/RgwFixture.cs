@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using Amazon.S3;
 using Amazon.S3.Model;
 using HealthMate.Backup.S3;
@@ -32,11 +31,11 @@ public sealed class RgwFixture : IAsyncLifetime
             return;
         }
 
-        await ReapAbandonedAsync();
+        await ServiceScripts.ReapAbandonedAsync(ClusterPrefix, d => RunScriptAsync("stop", d));
         _ownedDirectory = Path.Combine(Path.GetTempPath(), $"{ClusterPrefix}{Guid.NewGuid():N}");
         Directory.CreateDirectory(_ownedDirectory);
         await RunScriptAsync("start", _ownedDirectory);
-        await File.WriteAllTextAsync(Path.Combine(_ownedDirectory, "owner.pid"), Environment.ProcessId.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        await ServiceScripts.ClaimAsync(_ownedDirectory);
         var env = File.ReadAllLines(Path.Combine(_ownedDirectory, "env")).Select(l => l.Split('=', 2)).ToDictionary(p => p[0], p => p[1], StringComparer.Ordinal);
         (Endpoint, AccessKey, SecretKey) = (env["S3_ENDPOINT"], env["S3_ACCESS_KEY"], env["S3_SECRET_KEY"]);
     }
@@ -104,6 +103,9 @@ public sealed class RgwFixture : IAsyncLifetime
         return uploads.MultipartUploads?.Count ?? 0;
     }
 
+    private static Task RunScriptAsync(string command, string directory) =>
+        ServiceScripts.RunAsync("ceph-rgw.sh", "the S3 tests need a real RGW", [command], new Dictionary<string, string> { ["CEPH_RGW_DIR"] = directory });
+
     internal async Task<byte[]> DownloadAsync(string bucket, string key)
     {
         using var client = S3StorageProvider.CreateClient(Options(bucket));
@@ -113,62 +115,6 @@ public sealed class RgwFixture : IAsyncLifetime
         return buffer.ToArray();
     }
 
-    private static async Task ReapAbandonedAsync()
-    {
-        foreach (var directory in Directory.EnumerateDirectories(Path.GetTempPath(), ClusterPrefix + "*"))
-        {
-            var owner = Path.Combine(directory, "owner.pid");
-            if (!File.Exists(owner) || !int.TryParse(await File.ReadAllTextAsync(owner), out var pid) || IsAlive(pid))
-            {
-                continue;
-            }
-
-            await RunScriptAsync("stop", directory);
-        }
-    }
-
-    private static bool IsAlive(int pid)
-    {
-        try
-        {
-            using var process = Process.GetProcessById(pid);
-            return !process.HasExited;
-        }
-        catch (ArgumentException)
-        {
-            return false;
-        }
-    }
-
-    private static async Task RunScriptAsync(string command, string directory)
-    {
-        var script = Path.Combine(RepositoryRoot(), "scripts", "ceph-rgw.sh");
-        var start = new ProcessStartInfo("bash") { RedirectStandardOutput = true, RedirectStandardError = true };
-        start.ArgumentList.Add(script);
-        start.ArgumentList.Add(command);
-        start.Environment["CEPH_RGW_DIR"] = directory;
-        using var process = Process.Start(start)!;
-        var output = process.StandardOutput.ReadToEndAsync();
-        var error = process.StandardError.ReadToEndAsync();
-        await process.WaitForExitAsync();
-        if (process.ExitCode != 0)
-        {
-            throw new InvalidOperationException($"scripts/ceph-rgw.sh {command} failed ({process.ExitCode}); the S3 tests need a real RGW:\n{await error}{await output}");
-        }
-    }
-
-    private static string RepositoryRoot()
-    {
-        for (var directory = new DirectoryInfo(AppContext.BaseDirectory); directory is not null; directory = directory.Parent)
-        {
-            if (File.Exists(Path.Combine(directory.FullName, "HealthMate.Backup.sln")))
-            {
-                return directory.FullName;
-            }
-        }
-
-        throw new InvalidOperationException("The repository root (HealthMate.Backup.sln) was not found above the test binaries.");
-    }
 }
 
 /// <summary>The RGW tests run alone (after the others): one stops the gateway, one measures the process's managed memory.</summary>

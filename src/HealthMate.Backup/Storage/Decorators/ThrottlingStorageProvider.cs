@@ -23,6 +23,7 @@ public sealed class ThrottlingStorageProvider(IStorageProvider inner, int maxCon
         }
         catch
         {
+            // Boundary: a writer or stream that was not handed out cannot release its slot; give it back, rethrow.
             _slots.Release();
             throw;
         }
@@ -38,6 +39,7 @@ public sealed class ThrottlingStorageProvider(IStorageProvider inner, int maxCon
         }
         catch
         {
+            // Boundary: a writer or stream that was not handed out cannot release its slot; give it back, rethrow.
             _slots.Release();
             throw;
         }

@@ -129,8 +129,16 @@ public sealed class ReplicatingStorageProvider : IStorageProvider, IAsyncDisposa
     /// <returns>What was found and how many copies were made.</returns>
     public Task<ReplicaReport> RepairAsync(string prefix = "", CancellationToken cancellationToken = default) => CheckAsync(prefix, repair: true, cancellationToken);
 
-    /// <summary>Stops the copy worker after the queued copies are made (blocking).</summary>
-    public void Dispose() => DisposeAsync().AsTask().GetAwaiter().GetResult();
+    /// <summary>Stops the copy worker after the queued copies are made, blocking: a host disposing its container
+    /// synchronously must not lose queued copies.</summary>
+    public void Dispose()
+    {
+        if (_queue is not null)
+        {
+            _queue.Writer.TryComplete();
+            _worker!.Wait();
+        }
+    }
 
     /// <summary>Stops the copy worker after the queued copies are made.</summary>
     /// <returns>A task that completes when it has stopped.</returns>
