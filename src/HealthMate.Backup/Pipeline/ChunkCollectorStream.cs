@@ -1,25 +1,11 @@
 namespace HealthMate.Backup.Pipeline;
 
 /// <summary>A write-only stream that gathers what a compressing stream writes into pooled chunks of a fixed size.</summary>
-internal sealed class ChunkCollectorStream(ChunkPool pool, int chunkSize) : Stream
+internal sealed class ChunkCollectorStream(ChunkPool pool, int chunkSize) : WriteOnlyStream
 {
     private readonly Queue<Chunk> _ready = new();
     private Chunk _current = pool.Rent(chunkSize);
     private int _filled;
-
-    public override bool CanRead => false;
-
-    public override bool CanSeek => false;
-
-    public override bool CanWrite => true;
-
-    public override long Length => throw new NotSupportedException();
-
-    public override long Position
-    {
-        get => throw new NotSupportedException();
-        set => throw new NotSupportedException();
-    }
 
     internal bool TryTake(out Chunk chunk) => _ready.TryDequeue(out chunk);
 
@@ -38,7 +24,11 @@ internal sealed class ChunkCollectorStream(ChunkPool pool, int chunkSize) : Stre
         }
     }
 
-    public override void Write(byte[] buffer, int offset, int count) => Write(buffer.AsSpan(offset, count));
+    public override ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
+    {
+        Write(buffer.Span);
+        return ValueTask.CompletedTask;
+    }
 
     /// <summary>Moves the partly filled chunk to the ready queue.</summary>
     public override void Flush()
@@ -53,11 +43,6 @@ internal sealed class ChunkCollectorStream(ChunkPool pool, int chunkSize) : Stre
         _filled = 0;
     }
 
-    public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
-
-    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-
-    public override void SetLength(long value) => throw new NotSupportedException();
 
     protected override void Dispose(bool disposing)
     {

@@ -17,6 +17,12 @@ internal abstract class WriteOnlyStream : Stream
         set => throw new NotSupportedException();
     }
 
+    /// <summary>Writes bytes (every other write overload comes here or to <see cref="WriteAsync(ReadOnlyMemory{byte}, CancellationToken)"/>).</summary>
+    public abstract override void Write(ReadOnlySpan<byte> buffer);
+
+    /// <summary>Writes bytes asynchronously.</summary>
+    public abstract override ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default);
+
     public override void Write(byte[] buffer, int offset, int count) => Write(buffer.AsSpan(offset, count));
 
     public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
