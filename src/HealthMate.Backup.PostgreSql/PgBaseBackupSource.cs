@@ -52,7 +52,7 @@ internal sealed class PgBaseBackupSource : IBackupSource
         var capture = new TarMemberCapture(destination, new HashSet<string>(StringComparer.Ordinal) { "backup_label", "backup_manifest" }, 64 * 1024 * 1024);
         await tool.RunAsync(arguments, connection, stdin: null, stdout: capture, cancellationToken).ConfigureAwait(false);
         var after = await ClusterState.ReadAsync(connection, cancellationToken).ConfigureAwait(false);
-        var (startLsn, timeline, endLsn) = BaseBackupPoints.Read(capture.Captured);
+        var (startLsn, timeline, endLsn, startWalFile) = BaseBackupPoints.Read(capture.Captured);
         if (endLsn is null)
         {
             throw new InvalidOperationException("pg_basebackup's archive carries no backup manifest, so its end point is unknown; do not disable manifests.");
@@ -68,6 +68,11 @@ internal sealed class PgBaseBackupSource : IBackupSource
         Put("system-identifier", before.SystemIdentifier);
         Put("timeline", timeline.ToString(CultureInfo.InvariantCulture));
         Put("start-lsn", startLsn);
+        if (startWalFile is not null)
+        {
+            Put("start-wal-file", startWalFile);
+        }
+
         Put("stop-lsn", endLsn);
         Put("start-time", before.Clock.ToString("O", CultureInfo.InvariantCulture));
         Put("stop-time", after.Clock.ToString("O", CultureInfo.InvariantCulture));

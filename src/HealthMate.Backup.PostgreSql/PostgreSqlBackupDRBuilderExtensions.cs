@@ -15,6 +15,8 @@ public static class PostgreSqlBackupDRBuilderExtensions
     {
         ArgumentNullException.ThrowIfNull(builder);
         builder.Services.TryAddSingleton(sp => new WalArchive(sp.GetRequiredService<KeyedObjectStore>()));
+        builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<HealthMate.Backup.Retention.IArchiveRetention>(_ => new WalRetention(PhysicalKind)));
+        builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<HealthMate.Backup.Health.IRecoveryPointSource>(sp => new WalRecoveryPoints(sp.GetRequiredService<BackupEnvironment>(), PhysicalKind)));
         builder.Services.TryAddSingleton(sp => new PostgreSqlGlobals(sp.GetRequiredService<HealthMate.Backup.Catalog.IBackupCatalog>(), sp.GetRequiredService<RestoreRunner>()));
         if (!OperatingSystem.IsWindows())
         {
@@ -24,6 +26,56 @@ public static class PostgreSqlBackupDRBuilderExtensions
 
         return builder;
     }
+
+    /// <summary>Uses PostgreSQL advisory locks as the scheduled jobs' leader lease (instead of the storage lease), so
+    /// replicas of the host that share a database run each job once.</summary>
+    /// <param name="builder">The builder.</param>
+    /// <param name="configure">Configures the connection to the primary.</param>
+    /// <returns>The same builder.</returns>
+    public static IBackupDRBuilder AddPostgreSqlLease(this IBackupDRBuilder builder, Action<PostgreSqlConnectionOptions> configure)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        ArgumentNullException.ThrowIfNull(configure);
+        var connection = new PostgreSqlConnectionOptions();
+        configure(connection);
+        builder.Services.AddSingleton<HealthMate.Backup.Leases.ILeaseProvider>(sp => new PostgreSqlLeaseProvider(connection, null, sp.GetService<TimeProvider>()));
+        builder.Services.Configure<HealthMate.Backup.BackupDROptions>(o => o.Schedules.Lease = HealthMate.Backup.Scheduling.JobLeaseKind.Registered);
+        return builder;
+    }
+
+    /// <summary>Adds the scheduled <c>database-backup</c> job (daily at 02:00 unless <c>BackupDR:Schedules:Jobs:database-backup</c>
+    /// says otherwise) as a logical backup. Call <c>AddBackupSchedules()</c> too.</summary>
+    /// <param name="builder">The builder.</param>
+    /// <param name="options">What to dump.</param>
+    /// <returns>The same builder.</returns>
+    public static IBackupDRBuilder AddPostgreSqlBackupJob(this IBackupDRBuilder builder, LogicalBackupOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        ArgumentNullException.ThrowIfNull(options);
+        if (options.Validate() is { Count: > 0 } problems)
+        {
+            throw new ArgumentException("The database backup job's options are not valid: " + string.Join("; ", problems), nameof(options));
+        }
+
+        builder.Services.AddSingleton<HealthMate.Backup.Scheduling.IScheduledJob>(sp => new DatabaseBackupJob(sp.GetRequiredService<HealthMate.Backup.IBackupRunner>(), () => PostgreSqlBackups.Logical(options)));
+        return builder;
+    }
+
+    /// <summary>Adds the scheduled <c>database-backup</c> job as a physical base backup (for point-in-time recovery
+    /// with the WAL archive). Call <c>AddBackupSchedules()</c> too.</summary>
+    /// <param name="builder">The builder.</param>
+    /// <param name="options">The cluster to back up.</param>
+    /// <returns>The same builder.</returns>
+    public static IBackupDRBuilder AddPostgreSqlBackupJob(this IBackupDRBuilder builder, PhysicalBackupOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        ArgumentNullException.ThrowIfNull(options);
+        builder.Services.AddSingleton<HealthMate.Backup.Scheduling.IScheduledJob>(sp => new DatabaseBackupJob(sp.GetRequiredService<HealthMate.Backup.IBackupRunner>(), () => PostgreSqlBackups.Physical(options)));
+        return builder;
+    }
+
+    /// <summary>The kind of physical base backups, which the WAL archive continues.</summary>
+    private const string PhysicalKind = "postgres-base";
 
     [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
     private static PostgreSqlTestRestore CreateTestRestore(IServiceProvider services) =>

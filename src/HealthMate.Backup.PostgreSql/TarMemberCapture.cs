@@ -133,20 +133,23 @@ internal sealed class TarMemberCapture(Stream inner, IReadOnlySet<string> names,
 /// <summary>What pg_basebackup's <c>backup_label</c> and <c>backup_manifest</c> say about where a backup starts and ends.</summary>
 internal static class BaseBackupPoints
 {
-    internal static (string StartLsn, int Timeline, string? EndLsn) Read(IReadOnlyDictionary<string, byte[]> captured)
+    internal static (string StartLsn, int Timeline, string? EndLsn, string? StartWalFile) Read(IReadOnlyDictionary<string, byte[]> captured)
     {
         if (!captured.TryGetValue("backup_label", out var labelBytes))
         {
             throw new InvalidOperationException("The base backup has no backup_label: it is not a pg_basebackup archive.");
         }
 
-        string? start = null;
+        string? start = null, startFile = null;
         var timeline = 0;
         foreach (var line in Encoding.UTF8.GetString(labelBytes).Split('\n'))
         {
             if (line.StartsWith("START WAL LOCATION: ", StringComparison.Ordinal))
             {
-                start = line["START WAL LOCATION: ".Length..].Split(' ')[0];
+                // START WAL LOCATION: 0/2000028 (file 000000010000000000000002)
+                var parts = line["START WAL LOCATION: ".Length..].Split(' ');
+                start = parts[0];
+                startFile = parts.Length == 3 && parts[1] == "(file" ? parts[2].TrimEnd(')') : null;
             }
             else if (line.StartsWith("START TIMELINE: ", StringComparison.Ordinal))
             {
@@ -172,6 +175,6 @@ internal static class BaseBackupPoints
             }
         }
 
-        return (start, timeline, end);
+        return (start, timeline, end, startFile);
     }
 }

@@ -27,6 +27,13 @@ public sealed record BackupManifest
     /// <summary>Gets the id of the backup this one builds on, if any.</summary>
     public string? ParentId { get; init; }
 
+    /// <summary>Gets the named plan the backup was taken for (such as <c>nightly</c>), which chooses its retention
+    /// policy and health objectives; <see langword="null"/> when it was taken outside a plan.</summary>
+    public string? Plan { get; init; }
+
+    /// <summary>Gets the backup's tags (such as <c>before-migration</c>); a retention policy can keep anything tagged.</summary>
+    public IReadOnlyList<string>? Tags { get; init; }
+
     /// <summary>Gets when the backup started.</summary>
     public DateTimeOffset StartedAt { get; init; }
 

@@ -32,4 +32,13 @@ public sealed class BackupDROptions
 
     /// <summary>Gets or sets what file backups include.</summary>
     public FileBackupOptions Files { get; set; } = new();
+
+    /// <summary>Gets or sets the scheduled jobs (used once <c>AddBackupSchedules()</c> is called).</summary>
+    public Scheduling.SchedulingOptions Schedules { get; set; } = new();
+
+    /// <summary>Gets or sets the recovery objectives per tier.</summary>
+    public Health.RecoveryObjectivesOptions Objectives { get; set; } = new();
+
+    /// <summary>Gets or sets what the backup health report expects.</summary>
+    public Health.BackupHealthOptions Health { get; set; } = new();
 }

@@ -72,7 +72,146 @@ public sealed class BackupDROptionsValidator : IValidateOptions<BackupDROptions>
             }
         }
 
+        if (options.Files.IncrementalsPerFull is < 0 or > 1_000)
+        {
+            errors.Add($"BackupDR:Files:IncrementalsPerFull is {options.Files.IncrementalsPerFull}; it must be from 0 to 1000.");
+        }
+
+        ValidateRetention(options.Retention, errors);
+        ValidateSchedules(options.Schedules, errors);
+        ValidateHealth(options, errors);
         return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
+    }
+
+    private static void ValidateRetention(RetentionOptions retention, List<string> errors)
+    {
+        foreach (var (section, policies) in new[] { ("Kinds", retention.Kinds), ("Plans", retention.Plans) })
+        {
+            foreach (var (key, policy) in policies)
+            {
+                if (!Catalog.StorageLayout.IsValidKind(key))
+                {
+                    errors.Add($"BackupDR:Retention:{section}:{key} does not name a valid {(section == "Kinds" ? "kind" : "plan")} (lower-case letters, digits and '-').");
+                }
+
+                errors.AddRange((policy ?? new Retention.RetentionPolicy()).Validate().Select(p => $"BackupDR:Retention:{section}:{key} {p}."));
+            }
+        }
+
+        if (retention.IncompleteUploadGrace < TimeSpan.FromHours(1) || retention.IncompleteUploadGrace > TimeSpan.FromDays(30))
+        {
+            errors.Add($"BackupDR:Retention:IncompleteUploadGrace is {retention.IncompleteUploadGrace}; it must be from 1 hour to 30 days (and longer than the longest backup).");
+        }
+
+        if (retention.JobRecordDays is < 1 or > 36_500)
+        {
+            errors.Add($"BackupDR:Retention:JobRecordDays is {retention.JobRecordDays}; it must be from 1 to 36500.");
+        }
+    }
+
+    private static void ValidateSchedules(Scheduling.SchedulingOptions schedules, List<string> errors)
+    {
+        if (schedules.LeaseDuration < TimeSpan.FromSeconds(5) || schedules.LeaseDuration > TimeSpan.FromHours(1))
+        {
+            errors.Add($"BackupDR:Schedules:LeaseDuration is {schedules.LeaseDuration}; it must be from 5 seconds to 1 hour.");
+        }
+
+        if (!Enum.IsDefined(schedules.Lease))
+        {
+            errors.Add($"BackupDR:Schedules:Lease '{schedules.Lease}' is not Storage, Registered or None.");
+        }
+
+        if (!TimeZoneInfo.TryFindSystemTimeZoneById(schedules.TimeZone, out _))
+        {
+            errors.Add($"BackupDR:Schedules:TimeZone '{schedules.TimeZone}' is not a time zone known to this system.");
+        }
+
+        foreach (var (name, job) in schedules.Jobs)
+        {
+            var at = $"BackupDR:Schedules:Jobs:{name}";
+            if (!Catalog.StorageLayout.IsValidKind(name))
+            {
+                errors.Add($"{at}: job names are 1 to 32 lower-case letters, digits and '-'.");
+            }
+
+            var effective = schedules.Resolve(name);
+            if (effective?.Cron is null)
+            {
+                errors.Add($"{at}:Cron is required (the job has no default schedule).");
+            }
+            else
+            {
+                try
+                {
+                    Scheduling.JobScheduler.ParseCron(effective.Cron);
+                }
+                catch (Cronos.CronFormatException ex)
+                {
+                    errors.Add($"{at}:Cron '{effective.Cron}' is not a cron expression: {ex.Message}");
+                }
+            }
+
+            if (job.TimeZone is not null && !TimeZoneInfo.TryFindSystemTimeZoneById(job.TimeZone, out _))
+            {
+                errors.Add($"{at}:TimeZone '{job.TimeZone}' is not a time zone known to this system.");
+            }
+
+            if (job.Jitter < TimeSpan.Zero || job.Jitter > TimeSpan.FromHours(1))
+            {
+                errors.Add($"{at}:Jitter is {job.Jitter}; it must be from zero to 1 hour.");
+            }
+
+            if (job.Timeout < TimeSpan.FromSeconds(1) || job.Timeout > TimeSpan.FromDays(7))
+            {
+                errors.Add($"{at}:Timeout is {job.Timeout}; it must be from 1 second to 7 days.");
+            }
+
+            if (!Enum.IsDefined(job.MissedRuns))
+            {
+                errors.Add($"{at}:MissedRuns '{job.MissedRuns}' is not RunOnce or Skip.");
+            }
+        }
+    }
+
+    private static void ValidateHealth(BackupDROptions options, List<string> errors)
+    {
+        foreach (var (tier, objective) in options.Objectives.Tiers)
+        {
+            if (objective is null || objective.Rto <= TimeSpan.Zero || objective.Rpo <= TimeSpan.Zero)
+            {
+                errors.Add($"BackupDR:Objectives:Tiers:{tier} needs a positive Rto and Rpo.");
+            }
+        }
+
+        for (var i = 0; i < options.Health.Targets.Count; i++)
+        {
+            var target = options.Health.Targets[i];
+            var at = $"BackupDR:Health:Targets:{i}";
+            if (!Catalog.StorageLayout.IsValidKind(target.Kind))
+            {
+                errors.Add($"{at}:Kind '{target.Kind}' is not a backup kind.");
+            }
+
+            if (target.Plan is not null && !Catalog.StorageLayout.IsValidKind(target.Plan))
+            {
+                errors.Add($"{at}:Plan '{target.Plan}' is not a plan name.");
+            }
+
+            if (target.Tier is not null && !options.Objectives.Tiers.ContainsKey(target.Tier))
+            {
+                errors.Add($"{at}:Tier '{target.Tier}' is not one of the tiers ({string.Join(", ", options.Objectives.Tiers.Keys)}).");
+            }
+
+            if (target.ExpectedEvery is { } every && every <= TimeSpan.Zero || target.Grace < TimeSpan.Zero || target.VerifiedWithin is { } v && v <= TimeSpan.Zero)
+            {
+                errors.Add($"{at}: ExpectedEvery and VerifiedWithin must be positive, Grace not negative.");
+            }
+        }
+
+        if (options.Health.Window <= TimeSpan.Zero)
+        {
+            errors.Add("BackupDR:Health:Window must be positive.");
+        }
     }
 
     private static void ValidateEncryption(EncryptionOptions encryption, List<string> errors)

@@ -101,6 +101,44 @@ public static class BackupDRServiceCollectionExtensions
         return builder;
     }
 
+    /// <summary>
+    /// Runs the backup jobs on their cron schedules as a hosted service (<c>BackupDR:Schedules</c>): the built-in
+    /// <c>cleanup</c> (retention), <c>backup-health</c>, <c>verify</c> and <c>file-backup</c> jobs, and any added with
+    /// <see cref="AddScheduledJob{TJob}"/>. Replicas of the host share each job through a leader lease (by default kept
+    /// in the backup storage), so each scheduled time runs once.
+    /// </summary>
+    /// <param name="builder">The builder.</param>
+    /// <returns>The builder.</returns>
+    public static IBackupDRBuilder AddBackupSchedules(this IBackupDRBuilder builder)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        var services = builder.Services;
+        services.TryAddSingleton<HealthMate.Backup.Scheduling.JobScheduler>();
+        services.TryAddSingleton<HealthMate.Backup.Scheduling.IJobScheduler>(sp => sp.GetRequiredService<HealthMate.Backup.Scheduling.JobScheduler>());
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<Microsoft.Extensions.Hosting.IHostedService, HealthMate.Backup.Scheduling.JobScheduler>(sp => sp.GetRequiredService<HealthMate.Backup.Scheduling.JobScheduler>()));
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<HealthMate.Backup.Scheduling.IScheduledJob, HealthMate.Backup.Scheduling.CleanupJob>());
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<HealthMate.Backup.Scheduling.IScheduledJob, HealthMate.Backup.Scheduling.BackupHealthJob>());
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<HealthMate.Backup.Scheduling.IScheduledJob, HealthMate.Backup.Scheduling.VerifyJob>());
+        if (!OperatingSystem.IsWindows())
+        {
+            services.TryAddEnumerable(ServiceDescriptor.Singleton<HealthMate.Backup.Scheduling.IScheduledJob, HealthMate.Backup.Scheduling.FileBackupJob>());
+        }
+
+        return builder;
+    }
+
+    /// <summary>Adds a job to the scheduler; its schedule is <c>BackupDR:Schedules:Jobs:{name}</c>.</summary>
+    /// <typeparam name="TJob">The job.</typeparam>
+    /// <param name="builder">The builder.</param>
+    /// <returns>The builder.</returns>
+    public static IBackupDRBuilder AddScheduledJob<TJob>(this IBackupDRBuilder builder)
+        where TJob : class, HealthMate.Backup.Scheduling.IScheduledJob
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<HealthMate.Backup.Scheduling.IScheduledJob, TJob>());
+        return builder;
+    }
+
     /// <summary>Wraps the active provider: retries innermost, then the concurrency cap, then logging.</summary>
     private static IStorageProvider Decorate(IStorageProvider provider, HealthMate.Backup.Storage.Decorators.StorageResilienceOptions resilience, IServiceProvider services)
     {
@@ -157,6 +195,11 @@ public static class BackupDRServiceCollectionExtensions
         services.TryAddSingleton<HealthMate.Backup.Verification.IVerificationRecords, HealthMate.Backup.Verification.VerificationRecords>();
         services.TryAddSingleton<IRestoreRunner>(sp => sp.GetRequiredService<RestoreRunner>());
         services.TryAddSingleton<IVerifyRunner, VerifyRunner>();
+        services.TryAddSingleton<HealthMate.Backup.Scheduling.JobRecords>();
+        services.TryAddSingleton<HealthMate.Backup.Scheduling.IJobRecords>(sp => sp.GetRequiredService<HealthMate.Backup.Scheduling.JobRecords>());
+        services.TryAddSingleton<HealthMate.Backup.Retention.IBackupRetention, HealthMate.Backup.Retention.BackupRetention>();
+        services.TryAddSingleton<HealthMate.Backup.Health.IBackupHealth, HealthMate.Backup.Health.BackupHealth>();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<HealthMate.Backup.Health.IHealthProbe, HealthMate.Backup.Health.BackupHealthProbe>());
         if (!OperatingSystem.IsWindows())
         {
             services.TryAddSingleton<HealthMate.Backup.FileTree.IFileTreeRestoreRunner, HealthMate.Backup.FileTree.FileTreeRestoreRunner>();

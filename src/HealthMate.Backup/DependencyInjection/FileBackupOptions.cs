@@ -12,4 +12,9 @@ public sealed class FileBackupOptions
     /// <summary>Gets or sets the largest file to back up, in MiB; larger files are skipped and listed. From 1 to 1,048,576.</summary>
     /// <value>The default value is 100.</value>
     public int MaxFileSizeMb { get; set; } = 100;
+
+    /// <summary>Gets or sets how many incremental backups the scheduled file backup takes after a full one before the
+    /// next full one (0 makes every scheduled backup full), from 0 to 1,000.</summary>
+    /// <value>The default value is 6.</value>
+    public int IncrementalsPerFull { get; set; } = 6;
 }

@@ -25,6 +25,7 @@ internal sealed partial class BackupRunner(BackupEnvironment environment, Restor
             throw new ArgumentException($"Source kind '{source.Kind}' is not valid: use 1 to 32 lower-case letters, digits and '-', starting with a letter.", nameof(source));
         }
 
+        ValidateLabels(request);
         var parent = await ValidateParentAsync(source.Kind, request, cancellationToken).ConfigureAwait(false);
 
         var options = environment.Options;
@@ -69,6 +70,7 @@ internal sealed partial class BackupRunner(BackupEnvironment environment, Restor
                 PlaintextSha256 = plaintextSha256,
             }) with { Objects = objects };
 
+            await CheckBeforeCommitAsync(request, parent, cancellation.Token).ConfigureAwait(false);
             await WriteManifestAsync(manifest, cancellation.Token).ConfigureAwait(false);
             reporter.Report(PipelineStage.Completed);
             var elapsed = reporter.Elapsed;
@@ -118,6 +120,8 @@ internal sealed partial class BackupRunner(BackupEnvironment environment, Restor
         Name = name,
         Type = request.Type,
         ParentId = request.ParentId,
+        Plan = request.Plan,
+        Tags = request.Tags is { Count: > 0 } tags ? [.. tags.Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal)] : null,
         StartedAt = startedAt,
         CompletedAt = environment.TimeProvider.GetUtcNow(),
         Properties = new SortedDictionary<string, string>(properties, StringComparer.Ordinal),
@@ -240,6 +244,47 @@ internal sealed partial class BackupRunner(BackupEnvironment environment, Restor
 
         reporter.AddWritten(PipelineStage.Store, data.Length);
     }
+
+    /// <summary>The last checks before the commit: the caller's guard (a lease), and that the parent is still there
+    /// (a prune running beside this backup must not leave it pointing at nothing).</summary>
+    private async Task CheckBeforeCommitAsync(BackupRequest request, BackupManifest? parent, CancellationToken cancellationToken)
+    {
+        try
+        {
+            if (request.BeforeCommit is { } guard)
+            {
+                await guard(cancellationToken).ConfigureAwait(false);
+            }
+
+            if (parent is not null && await environment.Catalog.FindAsync(parent.Kind, parent.BackupId, cancellationToken).ConfigureAwait(false) is null)
+            {
+                throw new BackupNotFoundException(parent.BackupId);
+            }
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            throw new StageFailure(PipelineStage.Manifest, ex);
+        }
+    }
+
+    private static void ValidateLabels(BackupRequest request)
+    {
+        if (request.Plan is not null && !StorageLayout.IsValidKind(request.Plan))
+        {
+            throw new ArgumentException($"Plan '{request.Plan}' is not valid: use 1 to 32 lower-case letters, digits and '-', starting with a letter.", nameof(request));
+        }
+
+        foreach (var tag in request.Tags ?? [])
+        {
+            if (!IsValidTag(tag))
+            {
+                throw new ArgumentException($"Tag '{tag}' is not valid: use 1 to 64 letters, digits, '-', '_', '.' or ':'.", nameof(request));
+            }
+        }
+    }
+
+    internal static bool IsValidTag(string? tag) =>
+        tag is { Length: > 0 and <= 64 } && tag.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.' or ':');
 
     private async Task WriteManifestAsync(BackupManifest manifest, CancellationToken cancellationToken)
     {

@@ -30,7 +30,7 @@ internal static class PipelineErrors
 
         return error switch
         {
-            BackupIntegrityException or WrongKeyException or BackupKeyNotFoundException or BackupStageException or OperationCanceledException => error,
+            BackupIntegrityException or WrongKeyException or BackupKeyNotFoundException or BackupStageException or HealthMate.Backup.Leases.LeaseLostException or OperationCanceledException => error,
             _ => new BackupStageException(stage, operation, error),
         };
     }

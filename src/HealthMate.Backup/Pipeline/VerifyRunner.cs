@@ -6,7 +6,7 @@ using Microsoft.Extensions.Logging;
 namespace HealthMate.Backup.Pipeline;
 
 /// <summary>Verifies a backup: the stored checksum alone, or a full restore to nowhere.</summary>
-internal sealed class VerifyRunner(BackupEnvironment environment, RestoreRunner restoreRunner) : IVerifyRunner
+internal sealed class VerifyRunner(BackupEnvironment environment, RestoreRunner restoreRunner, Verification.IVerificationRecords records) : IVerifyRunner
 {
     private const int BufferSize = 1024 * 1024;
     private readonly ILogger _logger = environment.LoggerFactory.CreateLogger<VerifyRunner>();
@@ -24,9 +24,11 @@ internal sealed class VerifyRunner(BackupEnvironment environment, RestoreRunner 
         var reporter = new ProgressReporter(progress, environment.TimeProvider);
         BackupIntegrityException? failure = null;
         var kind = "unknown";
+        var startedAt = environment.TimeProvider.GetUtcNow();
+        BackupManifest? manifest = null;
         try
         {
-            var manifest = await environment.Catalog.GetAsync(backupId, cancellationToken).ConfigureAwait(false);
+            manifest = await environment.Catalog.GetAsync(backupId, cancellationToken).ConfigureAwait(false);
             kind = manifest.Kind;
             foreach (var (name, descriptor) in ObjectsOf(manifest))
             {
@@ -56,7 +58,27 @@ internal sealed class VerifyRunner(BackupEnvironment environment, RestoreRunner 
             Log.VerifyFailed(_logger, backupId, level, failure.Message);
         }
 
+        if (manifest is not null)
+        {
+            await RecordAsync(manifest, level, startedAt, failure, reporter.BytesRead, cancellationToken).ConfigureAwait(false);
+        }
+
         return new VerificationResult(backupId, level, failure, reporter.BytesRead, reporter.Elapsed);
+    }
+
+    /// <summary>Stores the result next to the backup, so "last verified" is known from storage alone.</summary>
+    private async Task RecordAsync(BackupManifest manifest, VerificationLevel level, DateTimeOffset startedAt, Exception? failure, long bytes, CancellationToken cancellationToken)
+    {
+        try
+        {
+            var details = new Dictionary<string, string>(StringComparer.Ordinal) { ["bytes"] = bytes.ToString(System.Globalization.CultureInfo.InvariantCulture) };
+            await records.AddAsync(manifest, level == VerificationLevel.Checksum ? "checksum" : "full", startedAt, failure, details, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            // Boundary: the verification's result stands; only its record is missing, and the log says so.
+            Log.VerificationRecordFailed(_logger, ex, manifest.BackupId);
+        }
     }
 
     private static IEnumerable<(string Name, ManifestData Descriptor)> ObjectsOf(BackupManifest manifest) =>

@@ -35,4 +35,20 @@ public static class BackupTelemetry
         BytesRead.Add(read, new KeyValuePair<string, object?>("operation", operation), new KeyValuePair<string, object?>("kind", kind));
         BytesWritten.Add(written, new KeyValuePair<string, object?>("operation", operation), new KeyValuePair<string, object?>("kind", kind));
     }
+
+    /// <summary>Scheduled job runs by job and outcome.</summary>
+    internal static Counter<long> JobRuns { get; } = Meter.CreateCounter<long>("healthmate.backup.job.runs", "{run}", "Scheduled job runs by job and outcome.");
+
+    /// <summary>Scheduled job run durations in seconds.</summary>
+    internal static Histogram<double> JobDuration { get; } = Meter.CreateHistogram<double>("healthmate.backup.job.duration", "s", "Duration of scheduled job runs.");
+
+    /// <summary>Backups and WAL objects deleted by retention.</summary>
+    internal static Counter<long> Pruned { get; } = Meter.CreateCounter<long>("healthmate.backup.pruned", "{object}", "Backups, WAL objects and incomplete uploads deleted by retention.");
+
+    internal static void RecordJob(string job, Scheduling.JobOutcome outcome, TimeSpan elapsed)
+    {
+        var tags = new TagList { { "job", job }, { "outcome", outcome.ToString().ToLowerInvariant() } };
+        JobRuns.Add(1, tags);
+        JobDuration.Record(elapsed.TotalSeconds, tags);
+    }
 }

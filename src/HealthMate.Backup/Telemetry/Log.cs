@@ -35,6 +35,54 @@ internal static partial class Log
     [LoggerMessage(EventId = 1201, Level = LogLevel.Error, Message = "Verification ({Level}) of backup {BackupId} FAILED: {Problem}")]
     internal static partial void VerifyFailed(ILogger logger, string backupId, VerificationLevel level, string problem);
 
+    [LoggerMessage(EventId = 1202, Level = LogLevel.Error, Message = "The verification record of backup {BackupId} could not be stored")]
+    internal static partial void VerificationRecordFailed(ILogger logger, Exception exception, string backupId);
+
     [LoggerMessage(EventId = 1300, Level = LogLevel.Warning, Message = "Manifest {ManifestKey} was skipped while listing: {Problem}")]
     internal static partial void ManifestRejected(ILogger logger, string manifestKey, string problem);
+
+    [LoggerMessage(EventId = 1500, Level = LogLevel.Information, Message = "Job {Job} started for {ScheduledAt:O} (fencing token {FencingToken})")]
+    internal static partial void JobStarted(ILogger logger, string job, DateTimeOffset scheduledAt, long fencingToken);
+
+    [LoggerMessage(EventId = 1501, Level = LogLevel.Information, Message = "Job {Job} for {ScheduledAt:O} succeeded in {ElapsedMs} ms: {Summary}")]
+    internal static partial void JobSucceeded(ILogger logger, string job, DateTimeOffset scheduledAt, long elapsedMs, string summary);
+
+    [LoggerMessage(EventId = 1502, Level = LogLevel.Error, Message = "Job {Job} for {ScheduledAt:O} ended {Outcome}")]
+    internal static partial void JobFailed(ILogger logger, Exception? exception, string job, DateTimeOffset scheduledAt, Scheduling.JobOutcome outcome);
+
+    [LoggerMessage(EventId = 1503, Level = LogLevel.Warning, Message = "Job {Job} skipped {Count} scheduled time(s) that passed while it was running (runs never overlap)")]
+    internal static partial void JobOccurrencesSkipped(ILogger logger, string job, int count);
+
+    [LoggerMessage(EventId = 1504, Level = LogLevel.Warning, Message = "Job {Job} missed its run at {ScheduledAt:O} while no host ran it; running it once now")]
+    internal static partial void JobMissedRunStarting(ILogger logger, string job, DateTimeOffset scheduledAt);
+
+    [LoggerMessage(EventId = 1505, Level = LogLevel.Warning, Message = "Job {Job} missed its run at {ScheduledAt:O} while no host ran it; skipped (MissedRuns = Skip)")]
+    internal static partial void JobMissedRunSkipped(ILogger logger, string job, DateTimeOffset scheduledAt);
+
+    [LoggerMessage(EventId = 1506, Level = LogLevel.Debug, Message = "Job {Job} for {ScheduledAt:O} already ran on {Host}")]
+    internal static partial void JobAlreadyRan(ILogger logger, string job, DateTimeOffset scheduledAt, string host);
+
+    [LoggerMessage(EventId = 1507, Level = LogLevel.Warning, Message = "Job {Job} could not reach its lease; will retry")]
+    internal static partial void JobLeaseUnavailable(ILogger logger, Exception exception, string job);
+
+    [LoggerMessage(EventId = 1508, Level = LogLevel.Error, Message = "Lease {Lease} (fencing token {FencingToken}) was lost during a run; the run stops before committing")]
+    internal static partial void JobLeaseLost(ILogger logger, string lease, long fencingToken);
+
+    [LoggerMessage(EventId = 1509, Level = LogLevel.Warning, Message = "Job {Job}'s run records cannot be read")]
+    internal static partial void JobRecordsUnreadable(ILogger logger, Exception exception, string job);
+
+    [LoggerMessage(EventId = 1510, Level = LogLevel.Error, Message = "Job {Job}'s run could not be recorded")]
+    internal static partial void JobRecordsUnwritable(ILogger logger, Exception exception, string job);
+
+    [LoggerMessage(EventId = 1600, Level = LogLevel.Information, Message = "Retention deleted backup {Kind}/{BackupId}: {Reason}")]
+    internal static partial void RetentionDeleted(ILogger logger, string kind, string backupId, string reason);
+
+    [LoggerMessage(EventId = 1601, Level = LogLevel.Information, Message = "Retention finished: {Backups} backups, {ArchiveObjects} archive objects and {Incomplete} incomplete uploads deleted, {Kept} backups kept")]
+    internal static partial void RetentionApplied(ILogger logger, int backups, int archiveObjects, int incomplete, int kept);
+
+    [LoggerMessage(EventId = 1602, Level = LogLevel.Warning, Message = "Retention removed incomplete upload {Key} (no manifest, older than the grace period)")]
+    internal static partial void IncompleteUploadRemoved(ILogger logger, string key);
+
+    [LoggerMessage(EventId = 1700, Level = LogLevel.Warning, Message = "Backup health: {Kind}/{Plan} {Status}: {Problems}")]
+    internal static partial void BackupHealthProblem(ILogger logger, string kind, string plan, string status, string problems);
 }

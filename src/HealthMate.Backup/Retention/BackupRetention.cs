@@ -1,0 +1,196 @@
+using HealthMate.Backup.Catalog;
+using HealthMate.Backup.Pipeline;
+using HealthMate.Backup.Scheduling;
+using HealthMate.Backup.Storage;
+using HealthMate.Backup.Telemetry;
+using HealthMate.Backup.Verification;
+using Microsoft.Extensions.Logging;
+
+namespace HealthMate.Backup.Retention;
+
+/// <summary>Retention over the storage alone: the catalog, verification records and archive listings decide.</summary>
+internal sealed class BackupRetention(
+    BackupEnvironment environment,
+    IVerificationRecords verifications,
+    JobRecords jobRecords,
+    IEnumerable<IArchiveRetention> archives) : IBackupRetention
+{
+    private readonly ILogger _logger = environment.LoggerFactory.CreateLogger<BackupRetention>();
+
+    public async Task<RetentionPlan> PlanAsync(CancellationToken cancellationToken = default)
+    {
+        var now = environment.TimeProvider.GetUtcNow();
+        var options = environment.Options.Retention;
+        var backups = new List<BackupManifest>();
+        await foreach (var manifest in environment.Catalog.ListAsync(null, cancellationToken).ConfigureAwait(false))
+        {
+            backups.Add(manifest);
+        }
+
+        var testRestored = await FindTestRestoredAsync(backups, cancellationToken).ConfigureAwait(false);
+        var archiveList = archives.ToList();
+        var (decisions, deleteOrder) = RetentionPlanner.Plan(backups, options, testRestored, archiveList.Select(a => a.BackupKind).ToHashSet(StringComparer.Ordinal), now);
+
+        var kept = decisions.Where(d => d.Keep).Select(d => d.BackupId).ToHashSet(StringComparer.Ordinal);
+        var archiveItems = new List<ArchivePruneItem>();
+        var incomplete = new List<string>();
+        var graceEnd = now - options.IncompleteUploadGrace;
+        foreach (var archive in archiveList)
+        {
+            var (committed, orphans) = await ListArchiveAsync(archive.Prefix, graceEnd, cancellationToken).ConfigureAwait(false);
+            var retained = backups.Where(b => b.Kind == archive.BackupKind && kept.Contains(b.BackupId)).ToList();
+            archiveItems.AddRange(archive.Plan(retained, committed));
+            incomplete.AddRange(orphans);
+        }
+
+        incomplete.InsertRange(0, await ListIncompleteBackupsAsync(graceEnd, cancellationToken).ConfigureAwait(false));
+        return new RetentionPlan(now, decisions, archiveItems, incomplete) { ToDelete = deleteOrder };
+    }
+
+    public async Task<RetentionResult> ApplyAsync(Func<CancellationToken, ValueTask>? beforeDelete = null, CancellationToken cancellationToken = default)
+    {
+        var plan = await PlanAsync(cancellationToken).ConfigureAwait(false);
+        var storage = environment.Storage;
+        var layout = environment.Layout;
+        var deleted = new List<string>();
+        foreach (var decision in plan.ToDelete)
+        {
+            await CheckAsync(beforeDelete, cancellationToken).ConfigureAwait(false);
+
+            // The manifest first: from then on the backup is not listed, and what remains is an incomplete upload.
+            await storage.DeleteAsync(layout.ManifestKey(decision.Kind, decision.BackupId), cancellationToken).ConfigureAwait(false);
+            var folder = $"{layout.KindPrefix(decision.Kind)}{decision.BackupId}/";
+            await DeleteAllAsync(folder, cancellationToken).ConfigureAwait(false);
+            deleted.Add(decision.BackupId);
+            BackupTelemetry.Pruned.Add(1, new KeyValuePair<string, object?>("object", "backup"), new KeyValuePair<string, object?>("kind", decision.Kind));
+            Log.RetentionDeleted(_logger, decision.Kind, decision.BackupId, decision.Reasons[0]);
+        }
+
+        foreach (var item in plan.ArchiveObjects)
+        {
+            await CheckAsync(beforeDelete, cancellationToken).ConfigureAwait(false);
+            var key = layout.Prefix + item.Key;
+            await storage.DeleteAsync(key + KeyedObjectStore.ManifestSuffix, cancellationToken).ConfigureAwait(false);
+            await storage.DeleteAsync(key, cancellationToken).ConfigureAwait(false);
+            BackupTelemetry.Pruned.Add(1, new KeyValuePair<string, object?>("object", "archive"));
+        }
+
+        foreach (var key in plan.IncompleteUploads)
+        {
+            await CheckAsync(beforeDelete, cancellationToken).ConfigureAwait(false);
+            await storage.DeleteAsync(key, cancellationToken).ConfigureAwait(false);
+            BackupTelemetry.Pruned.Add(1, new KeyValuePair<string, object?>("object", "incomplete"));
+            Log.IncompleteUploadRemoved(_logger, key);
+        }
+
+        var jobs = await jobRecords.PruneAsync(plan.PlannedAt - TimeSpan.FromDays(environment.Options.Retention.JobRecordDays), cancellationToken).ConfigureAwait(false);
+        Log.RetentionApplied(_logger, deleted.Count, plan.ArchiveObjects.Count, plan.IncompleteUploads.Count, plan.Backups.Count - deleted.Count);
+        return new RetentionResult(plan, deleted, plan.ArchiveObjects.Count, plan.IncompleteUploads.Count, jobs);
+    }
+
+    private static async ValueTask CheckAsync(Func<CancellationToken, ValueTask>? beforeDelete, CancellationToken cancellationToken)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        if (beforeDelete is not null)
+        {
+            await beforeDelete(cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    private async Task DeleteAllAsync(string folder, CancellationToken cancellationToken)
+    {
+        var keys = new List<string>();
+        await foreach (var item in environment.Storage.ListAsync(folder, cancellationToken).ConfigureAwait(false))
+        {
+            keys.Add(item.Key);
+        }
+
+        foreach (var key in keys)
+        {
+            await environment.Storage.DeleteAsync(key, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Per group, the newest backup with a passing test restore (read newest first, stopping at the first).</summary>
+    private async Task<HashSet<string>> FindTestRestoredAsync(List<BackupManifest> backups, CancellationToken cancellationToken)
+    {
+        var result = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var group in backups.GroupBy(b => (b.Kind, b.Plan, b.Name)))
+        {
+            foreach (var backup in group.OrderByDescending(b => b.CompletedAt))
+            {
+                var passed = false;
+                await foreach (var record in verifications.ListAsync(backup.Kind, backup.BackupId, cancellationToken).ConfigureAwait(false))
+                {
+                    passed |= record is { Method: "test-restore", Succeeded: true };
+                }
+
+                if (passed)
+                {
+                    result.Add(backup.BackupId);
+                    break;
+                }
+            }
+        }
+
+        return result;
+    }
+
+    /// <summary>Backup folders with objects but no manifest, whose id and every object are older than the grace period.</summary>
+    private async Task<List<string>> ListIncompleteBackupsAsync(DateTimeOffset graceEnd, CancellationToken cancellationToken)
+    {
+        var prefix = environment.Layout.BackupsPrefix;
+        var folders = new Dictionary<string, (List<string> Keys, bool HasManifest, bool Recent)>(StringComparer.Ordinal);
+        await foreach (var item in environment.Storage.ListAsync(prefix, cancellationToken).ConfigureAwait(false))
+        {
+            var parts = item.Key[prefix.Length..].Split('/', 3);
+            if (parts.Length < 3 || !StorageLayout.IsValidKind(parts[0]) || !BackupId.IsValid(parts[1]))
+            {
+                continue;
+            }
+
+            var folder = $"{parts[0]}/{parts[1]}";
+            var entry = folders.TryGetValue(folder, out var existing) ? existing : ([], false, false);
+            entry.Keys.Add(item.Key);
+            entry.HasManifest |= parts[2] == StorageLayout.ManifestName;
+            entry.Recent |= item.LastModified > graceEnd || IdTime(parts[1]) > graceEnd;
+            folders[folder] = entry;
+        }
+
+        return [.. folders.Values.Where(f => !f.HasManifest && !f.Recent).SelectMany(f => f.Keys)];
+    }
+
+    /// <summary>An archive's committed objects (with a manifest) and its orphans (data without one, past the grace period).</summary>
+    private async Task<(List<string> Committed, List<string> Orphans)> ListArchiveAsync(string relativePrefix, DateTimeOffset graceEnd, CancellationToken cancellationToken)
+    {
+        var prefix = environment.Layout.Prefix;
+        var items = new Dictionary<string, StorageObjectInfo>(StringComparer.Ordinal);
+        await foreach (var item in environment.Storage.ListAsync(prefix + relativePrefix, cancellationToken).ConfigureAwait(false))
+        {
+            items[item.Key] = item;
+        }
+
+        var committed = new List<string>();
+        var orphans = new List<string>();
+        foreach (var (key, info) in items)
+        {
+            if (key.EndsWith(KeyedObjectStore.ManifestSuffix, StringComparison.Ordinal))
+            {
+                if (items.ContainsKey(key[..^KeyedObjectStore.ManifestSuffix.Length]))
+                {
+                    committed.Add(key[prefix.Length..^KeyedObjectStore.ManifestSuffix.Length]);
+                }
+            }
+            else if (!items.ContainsKey(key + KeyedObjectStore.ManifestSuffix) && info.LastModified <= graceEnd)
+            {
+                orphans.Add(key);
+            }
+        }
+
+        committed.Sort(StringComparer.Ordinal);
+        return (committed, orphans);
+    }
+
+    private static DateTimeOffset IdTime(string backupId) =>
+        DateTimeOffset.ParseExact(backupId[..19], "yyyyMMdd'T'HHmmssfff'Z'", System.Globalization.CultureInfo.InvariantCulture, System.Globalization.DateTimeStyles.AssumeUniversal);
+}

@@ -1,0 +1,132 @@
+using System.Globalization;
+using HealthMate.Backup.Catalog;
+using HealthMate.Backup.FileTree;
+using HealthMate.Backup.Health;
+using HealthMate.Backup.Retention;
+using HealthMate.Backup.Verification;
+using Microsoft.Extensions.Options;
+
+namespace HealthMate.Backup.Scheduling;
+
+/// <summary>The <c>cleanup</c> job: applies retention (backups, archive, incomplete uploads, old job records),
+/// checking its lease before every delete.</summary>
+internal sealed class CleanupJob(IBackupRetention retention) : IScheduledJob
+{
+    public string Name => JobSchedule.Names.Cleanup;
+
+    public async Task<string?> RunAsync(ScheduledJobContext context, CancellationToken cancellationToken)
+    {
+        var result = await retention.ApplyAsync(context.EnsureLeaseAsync, cancellationToken).ConfigureAwait(false);
+        return $"{result.DeletedBackups.Count} backups, {result.DeletedArchiveObjects} archive objects, {result.DeletedIncompleteUploads} incomplete uploads deleted; {result.Plan.Backups.Count - result.DeletedBackups.Count} backups kept";
+    }
+}
+
+/// <summary>The <c>backup-health</c> job: makes the health report (which logs each problem and feeds the gauges) and
+/// fails when a group is unhealthy, so a missing backup or an RPO breach shows in the job's records too.</summary>
+internal sealed class BackupHealthJob(IBackupHealth health) : IScheduledJob
+{
+    public string Name => JobSchedule.Names.BackupHealth;
+
+    public async Task<string?> RunAsync(ScheduledJobContext context, CancellationToken cancellationToken)
+    {
+        var report = await health.GetReportAsync(cancellationToken).ConfigureAwait(false);
+        var problems = report.Groups.SelectMany(g => g.Problems.Select(p => $"{g.Kind}{(g.Plan is null ? string.Empty : "/" + g.Plan)}: {p}")).ToList();
+        if (report.Status == ProbeStatus.Unhealthy)
+        {
+            throw new InvalidOperationException("Backups are unhealthy: " + string.Join("; ", problems));
+        }
+
+        return problems.Count == 0 ? $"{report.Groups.Count} backup group(s) healthy" : string.Join("; ", problems);
+    }
+}
+
+/// <summary>The <c>verify</c> job: fully verifies (decrypt, authenticate, decompress, hash) the newest backup of every
+/// group that has no passing verification yet; each result is stored as a verification record.</summary>
+internal sealed class VerifyJob(IBackupCatalog catalog, IVerifyRunner verifier, IVerificationRecords records) : IScheduledJob
+{
+    private const int MaxPerRun = 20;
+
+    public string Name => JobSchedule.Names.Verify;
+
+    public async Task<string?> RunAsync(ScheduledJobContext context, CancellationToken cancellationToken)
+    {
+        var backups = new List<BackupManifest>();
+        await foreach (var manifest in catalog.ListAsync(null, cancellationToken).ConfigureAwait(false))
+        {
+            backups.Add(manifest);
+        }
+
+        int verified = 0, failed = 0;
+        foreach (var newest in backups.GroupBy(b => (b.Kind, b.Plan, b.Name)).Select(g => g.MaxBy(b => b.CompletedAt)!).Take(MaxPerRun))
+        {
+            var passed = false;
+            await foreach (var record in records.ListAsync(newest.Kind, newest.BackupId, cancellationToken).ConfigureAwait(false))
+            {
+                passed |= record.Succeeded && record.Method is "full" or "deep" or "test-restore";
+            }
+
+            if (passed)
+            {
+                continue;
+            }
+
+            var result = await verifier.VerifyAsync(newest.BackupId, VerificationLevel.Full, null, cancellationToken).ConfigureAwait(false);
+            verified++;
+            failed += result.IsValid ? 0 : 1;
+        }
+
+        if (failed > 0)
+        {
+            throw new BackupIntegrityException($"{failed} of {verified} backups failed verification; see their verification records.");
+        }
+
+        return $"{verified} backups verified";
+    }
+}
+
+/// <summary>The <c>file-backup</c> job: backs up <c>BackupDR:Files</c> under the plan <c>scheduled</c>, incremental on
+/// the newest backup until <see cref="FileBackupOptions.IncrementalsPerFull"/> incrementals, then full.</summary>
+[System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
+internal sealed class FileBackupJob(IBackupRunner runner, IBackupCatalog catalog, IOptions<BackupDROptions> options) : IScheduledJob
+{
+    internal const string Plan = "scheduled";
+
+    public string Name => JobSchedule.Names.FileBackup;
+
+    public async Task<string?> RunAsync(ScheduledJobContext context, CancellationToken cancellationToken)
+    {
+        var files = options.Value.Files;
+        if (files.Paths.Count == 0)
+        {
+            return "no paths configured (BackupDR:Files:Paths); nothing to back up";
+        }
+
+        var sourceOptions = new FileTreeSourceOptions { MaxFileSize = files.MaxFileSizeMb * 1024L * 1024L };
+        foreach (var path in files.Paths)
+        {
+            sourceOptions.Paths.Add(path);
+        }
+
+        foreach (var pattern in files.ExcludePatterns)
+        {
+            sourceOptions.Exclude.Add(pattern);
+        }
+
+        var chain = new List<BackupManifest>();
+        await foreach (var manifest in catalog.ListAsync("files", cancellationToken).ConfigureAwait(false))
+        {
+            if (manifest.Plan == Plan)
+            {
+                chain.Add(manifest);
+            }
+        }
+
+        var newest = chain.LastOrDefault();
+        var sinceFull = newest is null ? 0 : chain.Count - 1 - chain.FindLastIndex(b => b.Type == BackupType.Full);
+        var request = newest is not null && sinceFull < files.IncrementalsPerFull
+            ? new BackupRequest { Type = BackupType.Incremental, ParentId = newest.BackupId, Plan = Plan, BeforeCommit = context.EnsureLeaseAsync }
+            : new BackupRequest { Plan = Plan, BeforeCommit = context.EnsureLeaseAsync };
+        var result = await runner.RunAsync(BackupSources.FromFileTree(sourceOptions), request, null, cancellationToken).ConfigureAwait(false);
+        return string.Create(CultureInfo.InvariantCulture, $"{request.Type.ToString().ToLowerInvariant()} backup {result.Manifest.BackupId} committed: {result.Manifest.Data.PlaintextSize} bytes in, {result.Manifest.Data.StoredSize} stored");
+    }
+}
