@@ -12,9 +12,11 @@ namespace HealthMate.Backup.Tests.Support;
 internal sealed class TestHost : IDisposable
 {
     private readonly ServiceProvider _services;
+    private readonly bool _keepRoot;
 
-    internal TestHost(Action<BackupDROptions>? configure = null, string? root = null, byte[]? key = null, Action<IServiceCollection>? services = null)
+    internal TestHost(Action<BackupDROptions>? configure = null, string? root = null, byte[]? key = null, Action<IServiceCollection>? services = null, bool keepRoot = false)
     {
+        _keepRoot = keepRoot;
         Root = root ?? Directory.CreateTempSubdirectory("hmb-test-").FullName;
         Key = key ?? RandomNumberGenerator.GetBytes(32);
         var collection = new ServiceCollection();
@@ -99,6 +101,11 @@ internal sealed class TestHost : IDisposable
     public void Dispose()
     {
         _services.Dispose();
+        if (_keepRoot)
+        {
+            return;
+        }
+
         try
         {
             Directory.Delete(Root, recursive: true);
