@@ -15,8 +15,8 @@ public static class PostgreSqlBackupDRBuilderExtensions
     {
         ArgumentNullException.ThrowIfNull(builder);
         builder.Services.TryAddSingleton(sp => new WalArchive(sp.GetRequiredService<KeyedObjectStore>()));
-        builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<HealthMate.Backup.Retention.IArchiveRetention>(_ => new WalRetention(PhysicalKind)));
-        builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<HealthMate.Backup.Health.IRecoveryPointSource>(sp => new WalRecoveryPoints(sp.GetRequiredService<BackupEnvironment>(), PhysicalKind)));
+        builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<HealthMate.Backup.Retention.IArchiveRetention, WalRetention>(_ => new WalRetention(PhysicalKind)));
+        builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<HealthMate.Backup.Health.IRecoveryPointSource, WalRecoveryPoints>(sp => new WalRecoveryPoints(sp.GetRequiredService<BackupEnvironment>(), PhysicalKind)));
         builder.Services.TryAddSingleton(sp => new PostgreSqlGlobals(sp.GetRequiredService<HealthMate.Backup.Catalog.IBackupCatalog>(), sp.GetRequiredService<RestoreRunner>()));
         if (!OperatingSystem.IsWindows())
         {

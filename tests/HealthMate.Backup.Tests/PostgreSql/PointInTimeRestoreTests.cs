@@ -86,6 +86,39 @@ public sealed class PointInTimeRestoreTests(PostgresFixture postgres) : IAsyncLi
     }
 
     [Fact]
+    public async Task Retention_PrunesWalBeforeTheOldestKeptBaseBackup_AndTheKeptBackupStillRecoversToTheEnd()
+    {
+        await postgres.ExecuteAsync(_database, "CREATE TABLE pitr (id int, tag text)");
+        var physical = new PhysicalBackupOptions { Connection = postgres.Connection, Wal = BaseBackupWal.None };
+        var first = await _host.Backups.RunAsync(PostgreSqlBackups.Physical(physical));
+        await InsertAsync(1, 100, "a");
+        await ArchiveEverythingAsync();
+        var second = await _host.Backups.RunAsync(PostgreSqlBackups.Physical(physical));
+        await InsertAsync(101, 200, "b");
+        await ArchiveEverythingAsync();
+        await Task.Delay(1100);
+
+        var system = second.Manifest.Properties["postgres.system-identifier"];
+        var timeline = second.Manifest.Properties["postgres.start-wal-file"][..8];
+        var wal = _host.Services.GetRequiredService<WalArchive>();
+        var before = await ToListAsync(wal.ListAsync(system, timeline));
+        using var pruning = new TestHost(
+            o => o.Retention.Kinds["postgres-base"] = new HealthMate.Backup.Retention.RetentionPolicy { KeepLast = 1, PointInTimeWindow = TimeSpan.FromSeconds(1) },
+            _host.Root, _host.Key, s => s.AddBackupDR().AddPostgreSql(), keepRoot: true);
+        var retention = pruning.Services.GetRequiredService<HealthMate.Backup.Retention.IBackupRetention>();
+
+        var result = await retention.ApplyAsync();
+
+        Assert.Equal([first.BackupId], result.DeletedBackups);
+        var startFile = second.Manifest.Properties["postgres.start-wal-file"];
+        var after = await ToListAsync(wal.ListAsync(system, timeline));
+        Assert.True(result.DeletedArchiveObjects > 0, "no WAL was pruned");
+        Assert.Equal(before.Where(n => string.CompareOrdinal(n[..24], startFile) >= 0 || n.EndsWith(".history", StringComparison.Ordinal)), after);
+        Assert.Equal(200, await RestoreAndCountAsync(RecoveryTarget.Latest));
+        Assert.Empty((await retention.PlanAsync()).ArchiveObjects);
+    }
+
+    [Fact]
     public async Task Recovery_FollowsATimelineSwitch_AfterAPromotion()
     {
         await postgres.ExecuteAsync(_database, "CREATE TABLE pitr (id int, tag text)");
@@ -120,6 +153,17 @@ public sealed class PointInTimeRestoreTests(PostgresFixture postgres) : IAsyncLi
         Assert.Equal(3, result.Timeline);
         var count = await CountAsync(again.Port);
         Assert.True(150L == count, $"{count} rows; archive: {string.Join(", ", _host.AllFiles().Where(f => f.StartsWith("wal/", StringComparison.Ordinal)))}; promoted status: {string.Join(", ", Directory.GetFiles(Path.Combine(promoted, "pg_wal"), "*", SearchOption.AllDirectories).Select(Path.GetFileName))}\n{Tail(Path.Combine(again.DataDirectory, "healthmate-recovery.log"))}");
+    }
+
+    private static async Task<List<string>> ToListAsync(IAsyncEnumerable<string> items)
+    {
+        var list = new List<string>();
+        await foreach (var item in items)
+        {
+            list.Add(item);
+        }
+
+        return list;
     }
 
     private PointInTimeRestore Pitr => _host.Services.GetRequiredService<PointInTimeRestore>();
