@@ -81,7 +81,7 @@ internal sealed class PgRestoreTarget : IRestoreTarget
         await using (admin.ConfigureAwait(false))
         {
             await admin.OpenAsync(cancellationToken).ConfigureAwait(false);
-            var exists = await ScalarAsync<bool>(admin, "SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)", _options.Database, cancellationToken).ConfigureAwait(false);
+            var exists = await admin.ScalarAsync<bool>("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)", cancellationToken, _options.Database).ConfigureAwait(false);
             if (!exists)
             {
                 if (!_options.CreateIfMissing)
@@ -89,7 +89,7 @@ internal sealed class PgRestoreTarget : IRestoreTarget
                     throw new InvalidOperationException($"Database '{_options.Database}' does not exist on {connection}, and CreateIfMissing is off.");
                 }
 
-                await ExecuteAsync(admin, $"CREATE DATABASE {QuoteIdentifier(_options.Database)}", cancellationToken).ConfigureAwait(false);
+                await admin.ExecuteAsync($"CREATE DATABASE {QuoteIdentifier(_options.Database)}", cancellationToken).ConfigureAwait(false);
                 return true;
             }
         }
@@ -107,7 +107,7 @@ internal sealed class PgRestoreTarget : IRestoreTarget
                 SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
                 WHERE n.nspname <> 'information_schema' AND n.nspname NOT LIKE 'pg\_%' AND c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f')
                 """;
-            var objects = await ScalarAsync<long>(target, UserObjects, null, cancellationToken).ConfigureAwait(false);
+            var objects = await target.ScalarAsync<long>(UserObjects, cancellationToken).ConfigureAwait(false);
             if (objects > 0)
             {
                 throw new InvalidOperationException($"Database '{_options.Database}' on {connection} already holds {objects} table(s), view(s) or sequence(s); restore into an empty or new database, or set Clean to replace what the backup contains.");
@@ -126,7 +126,7 @@ internal sealed class PgRestoreTarget : IRestoreTarget
             await using (admin.ConfigureAwait(false))
             {
                 await admin.OpenAsync(CancellationToken.None).ConfigureAwait(false);
-                await ExecuteAsync(admin, $"DROP DATABASE IF EXISTS {QuoteIdentifier(_options.Database)} WITH (FORCE)", CancellationToken.None).ConfigureAwait(false);
+                await admin.ExecuteAsync($"DROP DATABASE IF EXISTS {QuoteIdentifier(_options.Database)} WITH (FORCE)", CancellationToken.None).ConfigureAwait(false);
             }
         }
         catch (Exception)
@@ -136,27 +136,4 @@ internal sealed class PgRestoreTarget : IRestoreTarget
     }
 
     internal static string QuoteIdentifier(string name) => "\"" + name.Replace("\"", "\"\"", StringComparison.Ordinal) + "\"";
-
-    private static async Task<T> ScalarAsync<T>(NpgsqlConnection connection, string sql, string? parameter, CancellationToken cancellationToken)
-    {
-        var command = new NpgsqlCommand(sql, connection);
-        await using (command.ConfigureAwait(false))
-        {
-            if (parameter is not null)
-            {
-                command.Parameters.Add(new NpgsqlParameter { Value = parameter });
-            }
-
-            return (T)(await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false))!;
-        }
-    }
-
-    private static async Task ExecuteAsync(NpgsqlConnection connection, string sql, CancellationToken cancellationToken)
-    {
-        var command = new NpgsqlCommand(sql, connection);
-        await using (command.ConfigureAwait(false))
-        {
-            await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
-        }
-    }
 }

@@ -67,7 +67,7 @@ public sealed class PostgreSqlHealthProbe : IHealthProbe
             await using (db.ConfigureAwait(false))
             {
                 await db.OpenAsync(timeout.Token).ConfigureAwait(false);
-                var standby = await ScalarAsync<bool>(db, "SELECT 1 = 1 AND pg_is_in_recovery()", timeout.Token).ConfigureAwait(false);
+                var standby = await db.ScalarAsync<bool>("SELECT 1 = 1 AND pg_is_in_recovery()", timeout.Token).ConfigureAwait(false);
                 data["role"] = standby ? "standby" : "primary";
                 var (status, description) = standby
                     ? await ProbeStandbyAsync(db, data, timeout.Token).ConfigureAwait(false)
@@ -167,14 +167,5 @@ public sealed class PostgreSqlHealthProbe : IHealthProbe
         var now = Number(current);
         var done = Number(lastArchived);
         return now is null || done is null ? 0 : Math.Max(0, now.Value - done.Value - 1);
-    }
-
-    private static async Task<T> ScalarAsync<T>(NpgsqlConnection db, string sql, CancellationToken cancellationToken)
-    {
-        var command = new NpgsqlCommand(sql, db);
-        await using (command.ConfigureAwait(false))
-        {
-            return (T)(await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false))!;
-        }
     }
 }

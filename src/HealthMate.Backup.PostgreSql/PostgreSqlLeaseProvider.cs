@@ -55,14 +55,14 @@ public sealed class PostgreSqlLeaseProvider : ILeaseProvider
             var seconds = Math.Max(1, (int)Math.Ceiling(duration.TotalSeconds / 3));
             var setup = string.Create(CultureInfo.InvariantCulture,
                 $"SET idle_session_timeout = {(long)duration.TotalMilliseconds}; SET tcp_keepalives_idle = {seconds}; SET tcp_keepalives_interval = {seconds}; SET tcp_keepalives_count = 3; SET tcp_user_timeout = {(long)duration.TotalMilliseconds}; SET application_name = 'healthmate-backup lease {name}'");
-            await ExecuteAsync(connection, setup, cancellationToken).ConfigureAwait(false);
-            if (!(bool)(await ScalarAsync(connection, $"SELECT pg_try_advisory_lock({LockSpace}, {key})", cancellationToken).ConfigureAwait(false))!)
+            await connection.ExecuteAsync(setup, cancellationToken).ConfigureAwait(false);
+            if (!await connection.ScalarAsync<bool>($"SELECT pg_try_advisory_lock({LockSpace}, {key})", cancellationToken).ConfigureAwait(false))
             {
                 await connection.DisposeAsync().ConfigureAwait(false);
                 return null;
             }
 
-            var token = long.Parse((string)(await ScalarAsync(connection, "SELECT pg_current_xact_id()::text", cancellationToken).ConfigureAwait(false))!, CultureInfo.InvariantCulture);
+            var token = long.Parse(await connection.ScalarAsync<string>("SELECT pg_current_xact_id()::text", cancellationToken).ConfigureAwait(false), CultureInfo.InvariantCulture);
             return new Lease(this, connection, name, key, token, duration, started + duration);
         }
         catch
@@ -84,31 +84,13 @@ public sealed class PostgreSqlLeaseProvider : ILeaseProvider
         return (int)(hash & 0x7FFFFFFF);
     }
 
-    private static async Task ExecuteAsync(NpgsqlConnection connection, string sql, CancellationToken cancellationToken)
-    {
-        var command = new NpgsqlCommand(sql, connection);
-        await using (command.ConfigureAwait(false))
-        {
-            await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
-        }
-    }
-
-    private static async Task<object?> ScalarAsync(NpgsqlConnection connection, string sql, CancellationToken cancellationToken)
-    {
-        var command = new NpgsqlCommand(sql, connection);
-        await using (command.ConfigureAwait(false))
-        {
-            return await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false);
-        }
-    }
-
     private sealed class Lease : ILease
     {
         private readonly PostgreSqlLeaseProvider _owner;
         private readonly NpgsqlConnection _connection;
         private readonly int _key;
         private readonly TimeSpan _duration;
-        private readonly CancellationTokenSource _lost;
+        private readonly LeaseExpiry _expiry;
         private readonly SemaphoreSlim _gate = new(1, 1);
         private bool _released;
 
@@ -120,33 +102,31 @@ public sealed class PostgreSqlLeaseProvider : ILeaseProvider
             _key = key;
             FencingToken = token;
             _duration = duration;
-            ExpiresAt = expiresAt;
-            _lost = new CancellationTokenSource(expiresAt - owner._time.GetUtcNow(), owner._time);
+            _expiry = new LeaseExpiry(expiresAt, owner._time);
         }
 
         public string Name { get; }
 
         public long FencingToken { get; }
 
-        public DateTimeOffset ExpiresAt { get; private set; }
+        public DateTimeOffset ExpiresAt => _expiry.ExpiresAt;
 
-        public CancellationToken Lost => _lost.Token;
+        public CancellationToken Lost => _expiry.Token;
 
         public async Task<bool> RenewAsync(CancellationToken cancellationToken = default)
         {
             await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
             try
             {
-                var before = _owner._time.GetUtcNow();
-                if (_released || _lost.IsCancellationRequested || before >= ExpiresAt || !await HoldsLockAsync(cancellationToken).ConfigureAwait(false))
+                var before = _expiry.Now;
+                if (_released || _expiry.HasLapsed || !await HoldsLockAsync(cancellationToken).ConfigureAwait(false))
                 {
-                    MarkLost();
+                    _expiry.MarkLost();
                     return false;
                 }
 
                 // The server counts the session idle from this query on; the holder counts from before it.
-                ExpiresAt = before + _duration;
-                _lost.CancelAfter(ExpiresAt - _owner._time.GetUtcNow());
+                _expiry.Extend(before + _duration);
                 return true;
             }
             finally
@@ -160,15 +140,15 @@ public sealed class PostgreSqlLeaseProvider : ILeaseProvider
             await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
             try
             {
-                if (_released || _lost.IsCancellationRequested || _owner._time.GetUtcNow() >= ExpiresAt)
+                if (_released || _expiry.HasLapsed)
                 {
-                    MarkLost();
+                    _expiry.MarkLost();
                     throw new LeaseLostException(Name, FencingToken, _released ? "it was released" : "it expired before it was renewed");
                 }
 
                 if (!await HoldsLockAsync(cancellationToken).ConfigureAwait(false))
                 {
-                    MarkLost();
+                    _expiry.MarkLost();
                     throw new LeaseLostException(Name, FencingToken, "the server no longer holds its advisory lock (the session ended)");
                 }
             }
@@ -183,11 +163,11 @@ public sealed class PostgreSqlLeaseProvider : ILeaseProvider
             await _gate.WaitAsync().ConfigureAwait(false);
             try
             {
-                if (!_released && !_lost.IsCancellationRequested)
+                if (!_released && !_expiry.Token.IsCancellationRequested)
                 {
                     try
                     {
-                        await ScalarAsync(_connection, $"SELECT pg_advisory_unlock({LockSpace}, {_key})", CancellationToken.None).ConfigureAwait(false);
+                        await _connection.ScalarAsync<bool>($"SELECT pg_advisory_unlock({LockSpace}, {_key})", CancellationToken.None).ConfigureAwait(false);
                     }
                     catch (Exception ex) when (ex is NpgsqlException or InvalidOperationException or IOException)
                     {
@@ -196,13 +176,13 @@ public sealed class PostgreSqlLeaseProvider : ILeaseProvider
                 }
 
                 _released = true;
-                MarkLost();
+                _expiry.MarkLost();
                 await _connection.DisposeAsync().ConfigureAwait(false);
             }
             finally
             {
                 _gate.Release();
-                _lost.Dispose();
+                _expiry.Dispose();
             }
         }
 
@@ -212,22 +192,11 @@ public sealed class PostgreSqlLeaseProvider : ILeaseProvider
             try
             {
                 var sql = $"SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid() AND classid = {LockSpace} AND objid = {_key} AND objsubid = 2 AND granted";
-                return (long)(await ScalarAsync(_connection, sql, cancellationToken).ConfigureAwait(false))! > 0;
+                return await _connection.ScalarAsync<long>(sql, cancellationToken).ConfigureAwait(false) > 0;
             }
             catch (Exception ex) when (ex is NpgsqlException or InvalidOperationException or IOException)
             {
                 return false;
-            }
-        }
-
-        private void MarkLost()
-        {
-            try
-            {
-                _lost.Cancel();
-            }
-            catch (ObjectDisposedException)
-            {
             }
         }
     }

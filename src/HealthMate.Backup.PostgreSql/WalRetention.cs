@@ -51,13 +51,12 @@ internal sealed class WalRetention(string backupKind) : IArchiveRetention
             }
 
             var name = parts[3];
-            if (name.Length < 24 || name.EndsWith(".history", StringComparison.Ordinal)
-                || !uint.TryParse(name.AsSpan(0, 8), NumberStyles.HexNumber, CultureInfo.InvariantCulture, out var timeline))
+            if (WalArchive.TimelineOf(name) is not { } timelineHex || name.EndsWith(".history", StringComparison.Ordinal))
             {
                 continue;
             }
 
-            if (timeline <= start.Timeline && string.CompareOrdinal(name.Substring(8, 16), start.Position) < 0)
+            if (uint.Parse(timelineHex, NumberStyles.HexNumber, CultureInfo.InvariantCulture) <= start.Timeline && string.CompareOrdinal(name.Substring(8, 16), start.Position) < 0)
             {
                 result.Add(new ArchivePruneItem(key, $"before {start.File}, where the oldest kept base backup {start.BackupId} starts"));
             }

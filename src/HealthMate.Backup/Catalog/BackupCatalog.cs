@@ -9,8 +9,6 @@ namespace HealthMate.Backup.Catalog;
 /// <summary>Reads manifests under <c>{prefix}backups/</c> and authenticates each one.</summary>
 internal sealed class BackupCatalog(IStorageProvider storage, BackupKeyRing keyRing, StorageLayout layout, ILogger<BackupCatalog> logger) : IBackupCatalog
 {
-    private const int MaxManifestSize = 1024 * 1024;
-
     public async IAsyncEnumerable<BackupManifest> ListAsync(string? kind = null, [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
         if (kind is not null && !StorageLayout.IsValidKind(kind))
@@ -83,12 +81,7 @@ internal sealed class BackupCatalog(IStorageProvider storage, BackupKeyRing keyR
 
     private async Task<BackupManifest> LoadAsync(string key, string kind, string backupId, CancellationToken cancellationToken)
     {
-        var stream = await storage.OpenReadAsync(key, new ByteRange(0, MaxManifestSize + 1), cancellationToken).ConfigureAwait(false);
-        await using (stream.ConfigureAwait(false))
-        {
-            using var buffer = new MemoryStream();
-            await stream.CopyToAsync(buffer, cancellationToken).ConfigureAwait(false);
-            return ManifestSerializer.Deserialize(buffer.GetBuffer().AsSpan(0, (int)buffer.Length), keyRing, key, kind, backupId);
-        }
+        var bytes = await storage.ReadSmallAsync(key, SmallObjects.MaxDocumentSize, cancellationToken).ConfigureAwait(false);
+        return ManifestSerializer.Deserialize(bytes, keyRing, key, kind, backupId);
     }
 }

@@ -22,6 +22,13 @@ public static class BackupId
         return timeProvider.GetUtcNow().UtcDateTime.ToString(TimeFormat, CultureInfo.InvariantCulture) + "-" + Convert.ToHexStringLower(random);
     }
 
+    /// <summary>The time part of ids made at <paramref name="time"/>: every id made at or after it sorts at or after this string.</summary>
+    internal static string TimePrefix(DateTimeOffset time) => time.UtcDateTime.ToString(TimeFormat, CultureInfo.InvariantCulture);
+
+    /// <summary>The time a well-formed id was made.</summary>
+    internal static DateTimeOffset TimeOf(string id) =>
+        DateTimeOffset.ParseExact(id.AsSpan(0, 19), TimeFormat, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal);
+
     /// <summary>Returns whether <paramref name="id"/> has the form of a backup id.</summary>
     /// <param name="id">The candidate.</param>
     /// <returns><see langword="true"/> if it is a well-formed id.</returns>

@@ -51,11 +51,7 @@ internal sealed class BackupHealth : IBackupHealth
     public async Task<BackupHealthReport> GetReportAsync(CancellationToken cancellationToken = default)
     {
         var now = _environment.TimeProvider.GetUtcNow();
-        var backups = new List<BackupManifest>();
-        await foreach (var manifest in _environment.Catalog.ListAsync(null, cancellationToken).ConfigureAwait(false))
-        {
-            backups.Add(manifest);
-        }
+        var backups = await _environment.Catalog.ListAsync(null, cancellationToken).ToListAsync(cancellationToken).ConfigureAwait(false);
 
         var groups = new List<BackupGroupHealth>();
         var seen = new HashSet<(string, string?)>();

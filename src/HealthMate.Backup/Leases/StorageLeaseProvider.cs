@@ -71,15 +71,7 @@ public sealed class StorageLeaseProvider : ILeaseProvider
         // A record can vanish between the listing and the read (a holder removing older ones); then list again.
         for (var attempt = 0; ; attempt++)
         {
-            var newest = 0L;
-            await foreach (var item in _storage.ListAsync(folder, cancellationToken).ConfigureAwait(false))
-            {
-                if (long.TryParse(item.Key.AsSpan(folder.Length), NumberStyles.None, CultureInfo.InvariantCulture, out var sequence) && sequence > newest)
-                {
-                    newest = sequence;
-                }
-            }
-
+            var newest = (await ListSequencesAsync(folder, cancellationToken).ConfigureAwait(false)).DefaultIfEmpty().Max(r => r.Sequence);
             if (newest == 0)
             {
                 return (0, null);
@@ -97,19 +89,30 @@ public sealed class StorageLeaseProvider : ILeaseProvider
 
     private async Task<LeaseRecord> ReadAsync(string key, CancellationToken cancellationToken)
     {
-        var stream = await _storage.OpenReadAsync(key, new ByteRange(0, 64 * 1024), cancellationToken).ConfigureAwait(false);
-        await using (stream.ConfigureAwait(false))
+        var bytes = await _storage.ReadSmallAsync(key, 64 * 1024, cancellationToken).ConfigureAwait(false);
+        try
         {
-            try
+            return JsonSerializer.Deserialize(bytes, LeaseJsonContext.Default.LeaseRecord) ?? throw new BackupFormatException($"Lease record '{key}' is empty.");
+        }
+        catch (JsonException ex)
+        {
+            throw new BackupFormatException($"Lease record '{key}' is not a lease record: {ex.Message}", ex);
+        }
+    }
+
+    /// <summary>A lease name's records and their sequence numbers.</summary>
+    private async Task<List<(long Sequence, string Key)>> ListSequencesAsync(string folder, CancellationToken cancellationToken)
+    {
+        var records = new List<(long, string)>();
+        await foreach (var item in _storage.ListAsync(folder, cancellationToken).ConfigureAwait(false))
+        {
+            if (long.TryParse(item.Key.AsSpan(folder.Length), NumberStyles.None, CultureInfo.InvariantCulture, out var sequence))
             {
-                return await JsonSerializer.DeserializeAsync(stream, LeaseJsonContext.Default.LeaseRecord, cancellationToken).ConfigureAwait(false)
-                    ?? throw new BackupFormatException($"Lease record '{key}' is empty.");
-            }
-            catch (JsonException ex)
-            {
-                throw new BackupFormatException($"Lease record '{key}' is not a lease record: {ex.Message}", ex);
+                records.Add((sequence, item.Key));
             }
         }
+
+        return records;
     }
 
     /// <summary>A held storage lease: its newest record is <see cref="_sequence"/>.</summary>
@@ -119,7 +122,7 @@ public sealed class StorageLeaseProvider : ILeaseProvider
         private readonly string _folder;
         private readonly TimeSpan _duration;
         private readonly string _holderId;
-        private readonly CancellationTokenSource _lost;
+        private readonly LeaseExpiry _expiry;
         private readonly SemaphoreSlim _gate = new(1, 1);
         private long _sequence;
         private bool _released;
@@ -132,32 +135,30 @@ public sealed class StorageLeaseProvider : ILeaseProvider
             _duration = duration;
             _holderId = record.HolderId;
             FencingToken = record.Token;
-            ExpiresAt = record.ExpiresAt;
             _sequence = sequence;
-            _lost = new CancellationTokenSource(duration, owner._time);
+            _expiry = new LeaseExpiry(record.ExpiresAt, owner._time);
         }
 
         public string Name { get; }
 
         public long FencingToken { get; }
 
-        public DateTimeOffset ExpiresAt { get; private set; }
+        public DateTimeOffset ExpiresAt => _expiry.ExpiresAt;
 
-        public CancellationToken Lost => _lost.Token;
+        public CancellationToken Lost => _expiry.Token;
 
         public async Task<bool> RenewAsync(CancellationToken cancellationToken = default)
         {
             await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
             try
             {
-                var now = _owner._time.GetUtcNow();
-                if (_released || _lost.IsCancellationRequested || now >= ExpiresAt)
+                if (_released || _expiry.HasLapsed)
                 {
-                    MarkLost();
+                    _expiry.MarkLost();
                     return false;
                 }
 
-                var next = new LeaseRecord(_holderId, _owner._options.HolderName, FencingToken, now + _duration);
+                var next = new LeaseRecord(_holderId, _owner._options.HolderName, FencingToken, _expiry.Now + _duration);
                 bool written;
                 try
                 {
@@ -166,18 +167,17 @@ public sealed class StorageLeaseProvider : ILeaseProvider
                 catch (Exception ex) when (ex is not OperationCanceledException)
                 {
                     // Boundary: a store that cannot be reached does not end the lease yet; it expires on its own clock.
-                    return !_lost.IsCancellationRequested;
+                    return !_expiry.HasLapsed;
                 }
 
                 if (!written)
                 {
-                    MarkLost();
+                    _expiry.MarkLost();
                     return false;
                 }
 
                 _sequence++;
-                ExpiresAt = next.ExpiresAt;
-                _lost.CancelAfter(next.ExpiresAt - _owner._time.GetUtcNow());
+                _expiry.Extend(next.ExpiresAt);
                 await RemoveOlderAsync(cancellationToken).ConfigureAwait(false);
                 return true;
             }
@@ -194,15 +194,15 @@ public sealed class StorageLeaseProvider : ILeaseProvider
                 throw new LeaseLostException(Name, FencingToken, "it was released");
             }
 
-            if (_lost.IsCancellationRequested || _owner._time.GetUtcNow() >= ExpiresAt)
+            if (_expiry.HasLapsed)
             {
-                MarkLost();
+                _expiry.MarkLost();
                 throw new LeaseLostException(Name, FencingToken, "it expired before it was renewed");
             }
 
             if (await _owner._storage.StatAsync(RecordKey(_folder, Interlocked.Read(ref _sequence) + 1), cancellationToken).ConfigureAwait(false) is not null)
             {
-                MarkLost();
+                _expiry.MarkLost();
                 throw new LeaseLostException(Name, FencingToken, "another holder took it over");
             }
         }
@@ -212,11 +212,11 @@ public sealed class StorageLeaseProvider : ILeaseProvider
             await _gate.WaitAsync().ConfigureAwait(false);
             try
             {
-                if (!_released && !_lost.IsCancellationRequested && _owner._time.GetUtcNow() < ExpiresAt)
+                if (!_released && !_expiry.HasLapsed)
                 {
                     // Release: a record that has already expired, so the next holder need not wait; the sequence keeps
                     // growing, so the next grant's token is larger than ours.
-                    var released = new LeaseRecord(_holderId, _owner._options.HolderName, FencingToken, _owner._time.GetUtcNow() - _owner._options.MaxClockSkew - TimeSpan.FromMilliseconds(1));
+                    var released = new LeaseRecord(_holderId, _owner._options.HolderName, FencingToken, _expiry.Now - _owner._options.MaxClockSkew - TimeSpan.FromMilliseconds(1));
                     try
                     {
                         await _owner._storage.PutIfAbsentAsync(RecordKey(_folder, _sequence + 1), released.ToBytes(), CancellationToken.None).ConfigureAwait(false);
@@ -228,12 +228,12 @@ public sealed class StorageLeaseProvider : ILeaseProvider
                 }
 
                 _released = true;
-                MarkLost();
+                _expiry.MarkLost();
             }
             finally
             {
                 _gate.Release();
-                _lost.Dispose();
+                _expiry.Dispose();
             }
         }
 
@@ -242,16 +242,7 @@ public sealed class StorageLeaseProvider : ILeaseProvider
         {
             try
             {
-                var older = new List<string>();
-                await foreach (var item in _owner._storage.ListAsync(_folder, cancellationToken).ConfigureAwait(false))
-                {
-                    if (long.TryParse(item.Key.AsSpan(_folder.Length), NumberStyles.None, CultureInfo.InvariantCulture, out var sequence) && sequence < _sequence)
-                    {
-                        older.Add(item.Key);
-                    }
-                }
-
-                foreach (var key in older)
+                foreach (var (_, key) in (await _owner.ListSequencesAsync(_folder, cancellationToken).ConfigureAwait(false)).Where(r => r.Sequence < _sequence))
                 {
                     await _owner._storage.DeleteAsync(key, cancellationToken).ConfigureAwait(false);
                 }
@@ -259,17 +250,6 @@ public sealed class StorageLeaseProvider : ILeaseProvider
             catch (Exception ex) when (ex is not OperationCanceledException)
             {
                 // Boundary: old records are only clutter; the next grant or renewal removes them.
-            }
-        }
-
-        private void MarkLost()
-        {
-            try
-            {
-                _lost.Cancel();
-            }
-            catch (ObjectDisposedException)
-            {
             }
         }
     }

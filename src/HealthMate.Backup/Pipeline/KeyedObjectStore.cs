@@ -81,13 +81,7 @@ internal sealed class KeyedObjectStore(BackupEnvironment environment, BackupRunn
         byte[] bytes;
         try
         {
-            var stream = await environment.Storage.OpenReadAsync(manifestKey, null, cancellationToken).ConfigureAwait(false);
-            await using (stream.ConfigureAwait(false))
-            {
-                using var buffer = new MemoryStream();
-                await stream.CopyToAsync(buffer, cancellationToken).ConfigureAwait(false);
-                bytes = buffer.ToArray();
-            }
+            bytes = await environment.Storage.ReadSmallAsync(manifestKey, SmallObjects.MaxDocumentSize, cancellationToken).ConfigureAwait(false);
         }
         catch (StorageObjectNotFoundException)
         {

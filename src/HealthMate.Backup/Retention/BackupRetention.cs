@@ -13,6 +13,7 @@ internal sealed class BackupRetention(
     BackupEnvironment environment,
     IVerificationRecords verifications,
     JobRecords jobRecords,
+    KeyedObjectStore keyedObjects,
     IEnumerable<IArchiveRetention> archives) : IBackupRetention
 {
     private readonly ILogger _logger = environment.LoggerFactory.CreateLogger<BackupRetention>();
@@ -21,11 +22,7 @@ internal sealed class BackupRetention(
     {
         var now = environment.TimeProvider.GetUtcNow();
         var options = environment.Options.Retention;
-        var backups = new List<BackupManifest>();
-        await foreach (var manifest in environment.Catalog.ListAsync(null, cancellationToken).ConfigureAwait(false))
-        {
-            backups.Add(manifest);
-        }
+        var backups = await environment.Catalog.ListAsync(null, cancellationToken).ToListAsync(cancellationToken).ConfigureAwait(false);
 
         var testRestored = await FindTestRestoredAsync(backups, cancellationToken).ConfigureAwait(false);
         var archiveList = archives.ToList();
@@ -69,9 +66,7 @@ internal sealed class BackupRetention(
         foreach (var item in plan.ArchiveObjects)
         {
             await CheckAsync(beforeDelete, cancellationToken).ConfigureAwait(false);
-            var key = layout.Prefix + item.Key;
-            await storage.DeleteAsync(key + KeyedObjectStore.ManifestSuffix, cancellationToken).ConfigureAwait(false);
-            await storage.DeleteAsync(key, cancellationToken).ConfigureAwait(false);
+            await keyedObjects.DeleteAsync(item.Key, cancellationToken).ConfigureAwait(false);
             BackupTelemetry.Pruned.Add(1, new KeyValuePair<string, object?>("object", "archive"));
         }
 
@@ -153,7 +148,7 @@ internal sealed class BackupRetention(
             var entry = folders.TryGetValue(folder, out var existing) ? existing : ([], false, false);
             entry.Keys.Add(item.Key);
             entry.HasManifest |= parts[2] == StorageLayout.ManifestName;
-            entry.Recent |= item.LastModified > graceEnd || IdTime(parts[1]) > graceEnd;
+            entry.Recent |= item.LastModified > graceEnd || BackupId.TimeOf(parts[1]) > graceEnd;
             folders[folder] = entry;
         }
 
@@ -190,7 +185,4 @@ internal sealed class BackupRetention(
         committed.Sort(StringComparer.Ordinal);
         return (committed, orphans);
     }
-
-    private static DateTimeOffset IdTime(string backupId) =>
-        DateTimeOffset.ParseExact(backupId[..19], "yyyyMMdd'T'HHmmssfff'Z'", System.Globalization.CultureInfo.InvariantCulture, System.Globalization.DateTimeStyles.AssumeUniversal);
 }

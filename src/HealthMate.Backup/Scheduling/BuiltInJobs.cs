@@ -50,11 +50,7 @@ internal sealed class VerifyJob(IBackupCatalog catalog, IVerifyRunner verifier, 
 
     public async Task<string?> RunAsync(ScheduledJobContext context, CancellationToken cancellationToken)
     {
-        var backups = new List<BackupManifest>();
-        await foreach (var manifest in catalog.ListAsync(null, cancellationToken).ConfigureAwait(false))
-        {
-            backups.Add(manifest);
-        }
+        var backups = await catalog.ListAsync(null, cancellationToken).ToListAsync(cancellationToken).ConfigureAwait(false);
 
         int verified = 0, failed = 0;
         foreach (var newest in backups.GroupBy(b => (b.Kind, b.Plan, b.Name)).Select(g => g.MaxBy(b => b.CompletedAt)!).Take(MaxPerRun))
@@ -112,14 +108,7 @@ internal sealed class FileBackupJob(IBackupRunner runner, IBackupCatalog catalog
             sourceOptions.Exclude.Add(pattern);
         }
 
-        var chain = new List<BackupManifest>();
-        await foreach (var manifest in catalog.ListAsync("files", cancellationToken).ConfigureAwait(false))
-        {
-            if (manifest.Plan == Plan)
-            {
-                chain.Add(manifest);
-            }
-        }
+        var chain = await catalog.ListAsync("files", cancellationToken).Where(m => m.Plan == Plan).ToListAsync(cancellationToken).ConfigureAwait(false);
 
         var newest = chain.LastOrDefault();
         var sinceFull = newest is null ? 0 : chain.Count - 1 - chain.FindLastIndex(b => b.Type == BackupType.Full);

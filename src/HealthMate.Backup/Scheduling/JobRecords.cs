@@ -37,7 +37,7 @@ internal sealed class JobRecords(BackupEnvironment environment) : IJobRecords
         var key = $"{JobsPrefix}{job}/last.json";
         try
         {
-            return Read(await ReadBytesAsync(key, cancellationToken).ConfigureAwait(false), key, job);
+            return Read(await environment.Storage.ReadSmallAsync(key, SmallObjects.MaxDocumentSize, cancellationToken).ConfigureAwait(false), key, job);
         }
         catch (StorageObjectNotFoundException)
         {
@@ -49,7 +49,7 @@ internal sealed class JobRecords(BackupEnvironment environment) : IJobRecords
     {
         ValidateName(job);
         var prefix = $"{JobsPrefix}{job}/runs/";
-        var sinceId = since.UtcDateTime.ToString("yyyyMMdd'T'HHmmssfff'Z'", System.Globalization.CultureInfo.InvariantCulture);
+        var sinceId = BackupId.TimePrefix(since);
         var keys = new List<string>();
         await foreach (var item in environment.Storage.ListAsync(prefix, cancellationToken).ConfigureAwait(false))
         {
@@ -66,7 +66,7 @@ internal sealed class JobRecords(BackupEnvironment environment) : IJobRecords
             JobRun run;
             try
             {
-                run = Read(await ReadBytesAsync(key, cancellationToken).ConfigureAwait(false), key, job);
+                run = Read(await environment.Storage.ReadSmallAsync(key, SmallObjects.MaxDocumentSize, cancellationToken).ConfigureAwait(false), key, job);
             }
             catch (StorageObjectNotFoundException)
             {
@@ -93,7 +93,7 @@ internal sealed class JobRecords(BackupEnvironment environment) : IJobRecords
     /// <summary>Removes run records that started before <paramref name="before"/> (never <c>last.json</c>).</summary>
     internal async Task<int> PruneAsync(DateTimeOffset before, CancellationToken cancellationToken)
     {
-        var beforeId = before.UtcDateTime.ToString("yyyyMMdd'T'HHmmssfff'Z'", System.Globalization.CultureInfo.InvariantCulture);
+        var beforeId = BackupId.TimePrefix(before);
         var old = new List<string>();
         await foreach (var item in environment.Storage.ListAsync(JobsPrefix, cancellationToken).ConfigureAwait(false))
         {
@@ -118,17 +118,6 @@ internal sealed class JobRecords(BackupEnvironment environment) : IJobRecords
         if (!StorageLayout.IsValidKind(job))
         {
             throw new ArgumentException($"Job name '{job}' is not valid: use 1 to 32 lower-case letters, digits and '-', starting with a letter.", nameof(job));
-        }
-    }
-
-    private async Task<byte[]> ReadBytesAsync(string key, CancellationToken cancellationToken)
-    {
-        var stream = await environment.Storage.OpenReadAsync(key, new ByteRange(0, 1024 * 1024), cancellationToken).ConfigureAwait(false);
-        await using (stream.ConfigureAwait(false))
-        {
-            using var buffer = new MemoryStream();
-            await stream.CopyToAsync(buffer, cancellationToken).ConfigureAwait(false);
-            return buffer.ToArray();
         }
     }
 

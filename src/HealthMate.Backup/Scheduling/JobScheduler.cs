@@ -153,7 +153,7 @@ internal sealed class JobScheduler : BackgroundService, IJobScheduler
         }
 
         var now = _time.GetUtcNow();
-        var missed = cron.GetOccurrences(last.ScheduledAt, now, zone, fromInclusive: false, toInclusive: true).Take(1_000_000).Select(o => (DateTimeOffset?)o).LastOrDefault();
+        var missed = LatestOccurrence(cron, zone, last.ScheduledAt, now);
         if (missed is null)
         {
             return;
@@ -167,6 +167,25 @@ internal sealed class JobScheduler : BackgroundService, IJobScheduler
 
         Log.JobMissedRunStarting(_logger, job.Name, missed.Value);
         await RunOccurrenceAsync(job, schedule, t => cron.GetNextOccurrence(t, zone), missed.Value, stoppingToken).ConfigureAwait(false);
+    }
+
+    /// <summary>The latest time in (<paramref name="after"/>, <paramref name="upTo"/>], looked for in windows that
+    /// double back from <paramref name="upTo"/>, so a per-second schedule after a month down stays cheap.</summary>
+    internal static DateTimeOffset? LatestOccurrence(CronExpression cron, TimeZoneInfo zone, DateTimeOffset after, DateTimeOffset upTo)
+    {
+        if (cron.GetNextOccurrence(after, zone) is not { } first || first > upTo)
+        {
+            return null;
+        }
+
+        for (var window = TimeSpan.FromMinutes(1); ; window += window)
+        {
+            var from = upTo - window > first ? upTo - window : first;
+            if (cron.GetOccurrences(from, upTo, zone, fromInclusive: true, toInclusive: true).Select(o => (DateTimeOffset?)o).LastOrDefault() is { } latest)
+            {
+                return latest;
+            }
+        }
     }
 
     /// <summary>Runs one scheduled time under the job's lease, unless another host has already run it.</summary>

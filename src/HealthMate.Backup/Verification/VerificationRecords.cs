@@ -3,6 +3,7 @@ using System.Text.Json;
 using HealthMate.Backup.Catalog;
 using HealthMate.Backup.Encryption;
 using HealthMate.Backup.Pipeline;
+using HealthMate.Backup.Storage;
 
 namespace HealthMate.Backup.Verification;
 
@@ -63,15 +64,7 @@ internal sealed class VerificationRecords(BackupEnvironment environment) : IVeri
                 continue;
             }
 
-            var stream = await environment.Storage.OpenReadAsync(item.Key, null, cancellationToken).ConfigureAwait(false);
-            byte[] bytes;
-            await using (stream.ConfigureAwait(false))
-            {
-                using var buffer = new MemoryStream();
-                await stream.CopyToAsync(buffer, cancellationToken).ConfigureAwait(false);
-                bytes = buffer.ToArray();
-            }
-
+            var bytes = await environment.Storage.ReadSmallAsync(item.Key, SmallObjects.MaxDocumentSize, cancellationToken).ConfigureAwait(false);
             var record = Read(bytes, item.Key);
             if (record.BackupId != backupId || record.Kind != kind || record.RecordId != recordId[..^5])
             {

@@ -101,7 +101,7 @@ public sealed class PointInTimeRestoreTests(PostgresFixture postgres) : IAsyncLi
         var system = second.Manifest.Properties["postgres.system-identifier"];
         var timeline = second.Manifest.Properties["postgres.start-wal-file"][..8];
         var wal = _host.Services.GetRequiredService<WalArchive>();
-        var before = await ToListAsync(wal.ListAsync(system, timeline));
+        var before = await wal.ListAsync(system, timeline).ToListAsync();
         using var pruning = new TestHost(
             o => o.Retention.Kinds["postgres-base"] = new HealthMate.Backup.Retention.RetentionPolicy { KeepLast = 1, PointInTimeWindow = TimeSpan.FromSeconds(1) },
             _host.Root, _host.Key, s => s.AddBackupDR().AddPostgreSql(), keepRoot: true);
@@ -111,7 +111,7 @@ public sealed class PointInTimeRestoreTests(PostgresFixture postgres) : IAsyncLi
 
         Assert.Equal([first.BackupId], result.DeletedBackups);
         var startFile = second.Manifest.Properties["postgres.start-wal-file"];
-        var after = await ToListAsync(wal.ListAsync(system, timeline));
+        var after = await wal.ListAsync(system, timeline).ToListAsync();
         Assert.True(result.DeletedArchiveObjects > 0, "no WAL was pruned");
         Assert.Equal(before.Where(n => string.CompareOrdinal(n[..24], startFile) >= 0 || n.EndsWith(".history", StringComparison.Ordinal)), after);
         Assert.Equal(200, await RestoreAndCountAsync(RecoveryTarget.Latest));
@@ -153,17 +153,6 @@ public sealed class PointInTimeRestoreTests(PostgresFixture postgres) : IAsyncLi
         Assert.Equal(3, result.Timeline);
         var count = await CountAsync(again.Port);
         Assert.True(150L == count, $"{count} rows; archive: {string.Join(", ", _host.AllFiles().Where(f => f.StartsWith("wal/", StringComparison.Ordinal)))}; promoted status: {string.Join(", ", Directory.GetFiles(Path.Combine(promoted, "pg_wal"), "*", SearchOption.AllDirectories).Select(Path.GetFileName))}\n{Tail(Path.Combine(again.DataDirectory, "healthmate-recovery.log"))}");
-    }
-
-    private static async Task<List<string>> ToListAsync(IAsyncEnumerable<string> items)
-    {
-        var list = new List<string>();
-        await foreach (var item in items)
-        {
-            list.Add(item);
-        }
-
-        return list;
     }
 
     private PointInTimeRestore Pitr => _host.Services.GetRequiredService<PointInTimeRestore>();

@@ -197,7 +197,7 @@ public sealed class RetentionApplyTests : IDisposable
     {
         var deletes = 0;
         var time = new FakeTimeProvider(Start.AddDays(12));
-        using var host = NewHost(root, time, key, null, inner => new CrashingDeletes(inner, () => deletes++ >= crashAfter));
+        using var host = NewHost(root, time, key, null, inner => new FailingStorage(inner, long.MaxValue, () => deletes++ >= crashAfter));
         await host.Services.GetRequiredService<IBackupRetention>().ApplyAsync();
         return deletes;
     }
@@ -216,42 +216,14 @@ public sealed class RetentionApplyTests : IDisposable
         }
     }
 
-    private static async Task<List<BackupManifest>> ToListAsync(IBackupCatalog catalog)
-    {
-        var list = new List<BackupManifest>();
-        await foreach (var m in catalog.ListAsync())
-        {
-            list.Add(m);
-        }
+    private static async Task<List<BackupManifest>> ToListAsync(IBackupCatalog catalog) => await catalog.ListAsync().ToListAsync();
 
-        return list;
-    }
-
-    private static async Task<int> CountAsync(IBackupCatalog catalog) => (await ToListAsync(catalog)).Count;
+    private static async Task<int> CountAsync(IBackupCatalog catalog) => await catalog.ListAsync().CountAsync();
 
     private string NewRoot()
     {
         var root = Directory.CreateTempSubdirectory("hmb-retention-").FullName;
         _roots.Add(root);
         return root;
-    }
-
-    /// <summary>A store whose deletes fail (as a crash would stop them) once <paramref name="crash"/> says so.</summary>
-    private sealed class CrashingDeletes(IStorageProvider inner, Func<bool> crash) : IStorageProvider
-    {
-        public string Name => "crashing";
-
-        public ValueTask<IStorageWriter> OpenWriteAsync(string key, StorageWriteOptions? options = null, CancellationToken cancellationToken = default) => inner.OpenWriteAsync(key, options, cancellationToken);
-
-        public ValueTask<Stream> OpenReadAsync(string key, ByteRange? range = null, CancellationToken cancellationToken = default) => inner.OpenReadAsync(key, range, cancellationToken);
-
-        public IAsyncEnumerable<StorageObjectInfo> ListAsync(string prefix, CancellationToken cancellationToken = default) => inner.ListAsync(prefix, cancellationToken);
-
-        public ValueTask<StorageObjectInfo?> StatAsync(string key, CancellationToken cancellationToken = default) => inner.StatAsync(key, cancellationToken);
-
-        public ValueTask<bool> DeleteAsync(string key, CancellationToken cancellationToken = default) =>
-            crash() ? throw new IOException($"simulated crash before deleting {key}") : inner.DeleteAsync(key, cancellationToken);
-
-        public ValueTask<bool> PutIfAbsentAsync(string key, ReadOnlyMemory<byte> content, CancellationToken cancellationToken = default) => inner.PutIfAbsentAsync(key, content, cancellationToken);
     }
 }

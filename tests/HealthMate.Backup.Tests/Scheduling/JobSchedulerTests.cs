@@ -96,6 +96,18 @@ public sealed class JobSchedulerTests
     }
 
     [Fact]
+    public void TheLatestMissedTimeOfAPerSecondScheduleAfterAMonthDownIsFoundExactly()
+    {
+        var cron = JobScheduler.ParseCron("*/7 * * * * *");
+        var after = new DateTimeOffset(2026, 5, 1, 0, 0, 0, TimeSpan.Zero);
+        var upTo = new DateTimeOffset(2026, 6, 1, 12, 34, 55, 500, TimeSpan.Zero);
+
+        Assert.Equal(new DateTimeOffset(2026, 6, 1, 12, 34, 49, TimeSpan.Zero), JobScheduler.LatestOccurrence(cron, TimeZoneInfo.Utc, after, upTo));
+        Assert.Equal(new DateTimeOffset(2026, 5, 1, 0, 0, 7, TimeSpan.Zero), JobScheduler.LatestOccurrence(cron, TimeZoneInfo.Utc, after, after.AddSeconds(8)));
+        Assert.Null(JobScheduler.LatestOccurrence(cron, TimeZoneInfo.Utc, after, after.AddSeconds(6)));
+    }
+
+    [Fact]
     public async Task RunsNeverOverlapAndTimesPassedDuringARunAreNotReplayed()
     {
         var time = new FakeTimeProvider(new DateTimeOffset(2026, 6, 1, 0, 0, 30, TimeSpan.Zero));

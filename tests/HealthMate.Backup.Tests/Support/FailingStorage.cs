@@ -2,8 +2,9 @@ using HealthMate.Backup.Storage;
 
 namespace HealthMate.Backup.Tests.Support;
 
-/// <summary>A decorator whose writes fail after a number of bytes, as a full disk or a dropped connection would.</summary>
-internal sealed class FailingStorage(IStorageProvider inner, long failAfterBytes) : IStorageProvider
+/// <summary>A decorator whose writes fail after a number of bytes, as a full disk or a dropped connection would, and
+/// whose deletes fail (as a crash would stop them) once <paramref name="failDelete"/> says so.</summary>
+internal sealed class FailingStorage(IStorageProvider inner, long failAfterBytes, Func<bool>? failDelete = null) : IStorageProvider
 {
     public string Name => "failing";
 
@@ -16,7 +17,8 @@ internal sealed class FailingStorage(IStorageProvider inner, long failAfterBytes
 
     public ValueTask<StorageObjectInfo?> StatAsync(string key, CancellationToken cancellationToken = default) => inner.StatAsync(key, cancellationToken);
 
-    public ValueTask<bool> DeleteAsync(string key, CancellationToken cancellationToken = default) => inner.DeleteAsync(key, cancellationToken);
+    public ValueTask<bool> DeleteAsync(string key, CancellationToken cancellationToken = default) =>
+        failDelete?.Invoke() == true ? throw new IOException($"simulated crash before deleting {key}") : inner.DeleteAsync(key, cancellationToken);
 
     public ValueTask<bool> PutIfAbsentAsync(string key, ReadOnlyMemory<byte> content, CancellationToken cancellationToken = default) => inner.PutIfAbsentAsync(key, content, cancellationToken);
 

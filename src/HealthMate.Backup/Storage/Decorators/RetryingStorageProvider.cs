@@ -85,16 +85,8 @@ public sealed partial class RetryingStorageProvider(IStorageProvider inner, Stor
         }
     }
 
-    private async ValueTask<bool> HoldsAsync(string key, ReadOnlyMemory<byte> content, CancellationToken cancellationToken)
-    {
-        var stream = await inner.OpenReadAsync(key, null, cancellationToken).ConfigureAwait(false);
-        await using (stream.ConfigureAwait(false))
-        {
-            using var buffer = new MemoryStream();
-            await stream.CopyToAsync(buffer, cancellationToken).ConfigureAwait(false);
-            return buffer.GetBuffer().AsSpan(0, (int)buffer.Length).SequenceEqual(content.Span);
-        }
-    }
+    private async ValueTask<bool> HoldsAsync(string key, ReadOnlyMemory<byte> content, CancellationToken cancellationToken) =>
+        (await inner.ReadSmallAsync(key, content.Length, cancellationToken).ConfigureAwait(false)).AsSpan().SequenceEqual(content.Span);
 
     private async ValueTask<T> RetryAsync<T>(string operation, string key, Func<ValueTask<T>> action, CancellationToken cancellationToken)
     {
