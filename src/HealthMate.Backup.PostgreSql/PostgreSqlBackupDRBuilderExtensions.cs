@@ -84,4 +84,44 @@ public static class PostgreSqlBackupDRBuilderExtensions
     [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
     private static PointInTimeRestore CreatePointInTimeRestore(IServiceProvider services) =>
         new(services.GetRequiredService<HealthMate.Backup.Catalog.IBackupCatalog>(), services.GetRequiredService<HealthMate.Backup.IRestoreRunner>(), services.GetService<TimeProvider>() ?? TimeProvider.System);
+
+    /// <summary>
+    /// Adds a PostgreSQL primary/standby failover strategy and its probe (both named <c>options.Name</c>, default
+    /// <c>database</c>). With <c>AddHealthMonitor()</c>, a primary that stops answering is failed over automatically.
+    /// </summary>
+    /// <param name="builder">The builder.</param>
+    /// <param name="configure">Sets the primary, the standbys and the limits.</param>
+    /// <returns>The same builder.</returns>
+    public static IBackupDRBuilder AddPostgreSqlFailover(this IBackupDRBuilder builder, Action<PostgreSqlFailoverOptions> configure)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        ArgumentNullException.ThrowIfNull(configure);
+        var options = new PostgreSqlFailoverOptions();
+        configure(options);
+        OptionsCheck.ThrowIfInvalid(options.Validate(), nameof(configure));
+        var key = options.Name;
+        builder.Services.AddKeyedSingleton(key, (sp, _) => new PostgreSqlFailoverStrategy(options, sp.GetService<HealthMate.Backup.Failover.IEndpointRegistry>(), sp.GetService<TimeProvider>()));
+        builder.Services.AddSingleton<HealthMate.Backup.Failover.IFailoverStrategy>(sp => sp.GetRequiredKeyedService<PostgreSqlFailoverStrategy>(key));
+        builder.Services.AddSingleton<HealthMate.Backup.Health.IHealthProbe>(sp => sp.GetRequiredKeyedService<PostgreSqlFailoverStrategy>(key));
+        return builder;
+    }
+
+    /// <summary>Registers the region-outage playbook's <c>restore-database</c> step: a point-in-time restore to the
+    /// newest archived WAL (by default) into an empty data directory, from the storage this host reads.</summary>
+    /// <param name="builder">The builder.</param>
+    /// <param name="configure">Sets the data directory, port, restore command and connection.</param>
+    /// <returns>The same builder.</returns>
+    [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
+    public static IBackupDRBuilder AddPostgreSqlRegionRestore(this IBackupDRBuilder builder, Action<PointInTimeRestoreOptions> configure)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        ArgumentNullException.ThrowIfNull(configure);
+        builder.AddPostgreSql();
+        var options = new PointInTimeRestoreOptions();
+        configure(options);
+        OptionsCheck.ThrowIfInvalid(options.Validate(), nameof(configure));
+        builder.Services.AddKeyedSingleton<HealthMate.Backup.Playbooks.IPlaybookStep>("restore-database", (sp, _) =>
+            new PostgreSqlRegionRestoreStep(sp.GetRequiredService<PointInTimeRestore>(), options, sp.GetServices<HealthMate.Backup.Health.IRecoveryPointSource>()));
+        return builder;
+    }
 }

@@ -41,4 +41,16 @@ public sealed class BackupDROptions
 
     /// <summary>Gets or sets what the backup health report expects.</summary>
     public Health.BackupHealthOptions Health { get; set; } = new();
+
+    /// <summary>Gets or sets how the health monitor probes components and decides they are down.</summary>
+    public Health.HealthMonitorOptions Monitor { get; set; } = new();
+
+    /// <summary>Gets or sets how components are failed over.</summary>
+    public Failover.FailoverOptions Failover { get; set; } = new();
+
+    /// <summary>Gets or sets the playbooks written in configuration and the settings of the built-in ones, by name.</summary>
+    public Dictionary<string, Playbooks.PlaybookOptions> Playbooks { get; set; } = new(StringComparer.Ordinal);
+
+    /// <summary>Gets or sets how the readiness score is made.</summary>
+    public Recovery.ReadinessOptions Readiness { get; set; } = new();
 }

@@ -80,6 +80,7 @@ public sealed class BackupDROptionsValidator : IValidateOptions<BackupDROptions>
         ValidateRetention(options.Retention, errors);
         ValidateSchedules(options.Schedules, errors);
         ValidateHealth(options, errors);
+        ValidateRecovery(options, errors);
         return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
     }
 
@@ -171,6 +172,16 @@ public sealed class BackupDROptionsValidator : IValidateOptions<BackupDROptions>
                 errors.Add($"{at}:MissedRuns '{job.MissedRuns}' is not RunOnce or Skip.");
             }
         }
+    }
+
+    private static void ValidateRecovery(BackupDROptions options, List<string> errors)
+    {
+        var tiers = options.Objectives.Tiers;
+        errors.AddRange(options.Monitor.Validate()
+            .Concat(options.Failover.Validate(tiers))
+            .Concat(Playbooks.PlaybookConfiguration.Validate(options.Playbooks, tiers))
+            .Concat(options.Readiness.Validate())
+            .Select(problem => "BackupDR:" + problem));
     }
 
     private static void ValidateHealth(BackupDROptions options, List<string> errors)

@@ -139,6 +139,93 @@ public static class BackupDRServiceCollectionExtensions
         return builder;
     }
 
+    /// <summary>
+    /// Runs the health monitor as a hosted service (<c>BackupDR:Monitor</c>): every registered <see cref="HealthMate.Backup.Health.IHealthProbe"/>
+    /// on its interval with its timeout; a component is down after N failures in a row within a window. Components with a
+    /// failover strategy (<c>AddPostgreSqlFailover()</c>, <c>BackupDR:Failover:Components:{name}:Hook</c>) are then failed
+    /// over automatically, under a lease, unless <c>Automatic</c> is off or <c>RequireApproval</c> is on.
+    /// </summary>
+    /// <param name="builder">The builder.</param>
+    /// <returns>The builder.</returns>
+    public static IBackupDRBuilder AddHealthMonitor(this IBackupDRBuilder builder)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        var services = builder.Services;
+        services.TryAddSingleton<HealthMate.Backup.Health.HealthMonitor>();
+        services.TryAddSingleton<HealthMate.Backup.Health.IHealthMonitor>(sp => sp.GetRequiredService<HealthMate.Backup.Health.HealthMonitor>());
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<Microsoft.Extensions.Hosting.IHostedService, HealthMate.Backup.Health.HealthMonitor>(sp => sp.GetRequiredService<HealthMate.Backup.Health.HealthMonitor>()));
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<Microsoft.Extensions.Hosting.IHostedService, HealthMate.Backup.Failover.FailoverCoordinator>(sp => sp.GetRequiredService<HealthMate.Backup.Failover.FailoverCoordinator>()));
+        return builder;
+    }
+
+    /// <summary>Adds a health probe (one component for the monitor, the readiness score and the health checks).</summary>
+    /// <param name="builder">The builder.</param>
+    /// <param name="factory">Creates the probe.</param>
+    /// <returns>The builder.</returns>
+    public static IBackupDRBuilder AddHealthProbe(this IBackupDRBuilder builder, Func<IServiceProvider, HealthMate.Backup.Health.IHealthProbe> factory)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        ArgumentNullException.ThrowIfNull(factory);
+        builder.Services.AddSingleton(factory);
+        return builder;
+    }
+
+    /// <summary>Adds the storage probe <c>storage</c>: writes, reads and deletes a small object in the active storage.</summary>
+    /// <param name="builder">The builder.</param>
+    /// <returns>The builder.</returns>
+    public static IBackupDRBuilder AddStorageProbe(this IBackupDRBuilder builder) =>
+        builder.AddHealthProbe(sp => new HealthMate.Backup.Health.StorageProbe(sp.GetRequiredService<IStorageProvider>(), sp.GetRequiredService<IOptions<BackupDROptions>>().Value.Storage.Prefix));
+
+    /// <summary>Adds an HTTP endpoint probe (a service's <c>/health</c>).</summary>
+    /// <param name="builder">The builder.</param>
+    /// <param name="configure">Sets the name, URL, expected status and timeout.</param>
+    /// <returns>The builder.</returns>
+    public static IBackupDRBuilder AddHttpProbe(this IBackupDRBuilder builder, Action<HealthMate.Backup.Health.HttpProbeOptions> configure)
+    {
+        ArgumentNullException.ThrowIfNull(configure);
+        var options = new HealthMate.Backup.Health.HttpProbeOptions();
+        configure(options);
+        var probe = new HealthMate.Backup.Health.HttpEndpointProbe(options);
+        return builder.AddHealthProbe(_ => probe);
+    }
+
+    /// <summary>Adds a free-disk-space probe.</summary>
+    /// <param name="builder">The builder.</param>
+    /// <param name="configure">Sets the name, path and thresholds.</param>
+    /// <returns>The builder.</returns>
+    public static IBackupDRBuilder AddDiskSpaceProbe(this IBackupDRBuilder builder, Action<HealthMate.Backup.Health.DiskSpaceProbeOptions> configure)
+    {
+        ArgumentNullException.ThrowIfNull(configure);
+        var options = new HealthMate.Backup.Health.DiskSpaceProbeOptions();
+        configure(options);
+        var probe = new HealthMate.Backup.Health.DiskSpaceProbe(options);
+        return builder.AddHealthProbe(_ => probe);
+    }
+
+    /// <summary>Adds a failover strategy (one component).</summary>
+    /// <param name="builder">The builder.</param>
+    /// <param name="factory">Creates the strategy.</param>
+    /// <returns>The builder.</returns>
+    public static IBackupDRBuilder AddFailoverStrategy(this IBackupDRBuilder builder, Func<IServiceProvider, HealthMate.Backup.Failover.IFailoverStrategy> factory)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        ArgumentNullException.ThrowIfNull(factory);
+        builder.Services.AddSingleton(factory);
+        return builder;
+    }
+
+    /// <summary>Adds a playbook written in code (<see cref="HealthMate.Backup.Playbooks.Playbook.Create"/>); it replaces a built-in or configured one of the same name.</summary>
+    /// <param name="builder">The builder.</param>
+    /// <param name="playbook">The playbook.</param>
+    /// <returns>The builder.</returns>
+    public static IBackupDRBuilder AddPlaybook(this IBackupDRBuilder builder, HealthMate.Backup.Playbooks.PlaybookDefinition playbook)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        ArgumentNullException.ThrowIfNull(playbook);
+        builder.Services.AddSingleton(playbook);
+        return builder;
+    }
+
     /// <summary>Wraps the active provider: retries innermost, then the concurrency cap, then logging.</summary>
     private static IStorageProvider Decorate(IStorageProvider provider, HealthMate.Backup.Storage.Decorators.StorageResilienceOptions resilience, IServiceProvider services)
     {
@@ -200,6 +287,14 @@ public static class BackupDRServiceCollectionExtensions
         services.TryAddSingleton<HealthMate.Backup.Retention.IBackupRetention, HealthMate.Backup.Retention.BackupRetention>();
         services.TryAddSingleton<HealthMate.Backup.Health.IBackupHealth, HealthMate.Backup.Health.BackupHealth>();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<HealthMate.Backup.Health.IHealthProbe, HealthMate.Backup.Health.BackupHealthProbe>());
+        services.TryAddSingleton<HealthMate.Backup.Recovery.RecoveryRecords>();
+        services.TryAddSingleton<HealthMate.Backup.Recovery.IRecoveryRecords>(sp => sp.GetRequiredService<HealthMate.Backup.Recovery.RecoveryRecords>());
+        services.TryAddSingleton<HealthMate.Backup.Failover.IApprovalGate, HealthMate.Backup.Failover.ApprovalGate>();
+        services.TryAddSingleton<HealthMate.Backup.Failover.IEndpointRegistry, HealthMate.Backup.Failover.EndpointRegistry>();
+        services.TryAddSingleton<HealthMate.Backup.Failover.FailoverCoordinator>();
+        services.TryAddSingleton<HealthMate.Backup.Failover.IFailoverCoordinator>(sp => sp.GetRequiredService<HealthMate.Backup.Failover.FailoverCoordinator>());
+        services.TryAddSingleton<HealthMate.Backup.Playbooks.IPlaybookRunner, HealthMate.Backup.Playbooks.PlaybookRunner>();
+        services.TryAddSingleton<HealthMate.Backup.Recovery.IReadiness, HealthMate.Backup.Recovery.Readiness>();
         if (!OperatingSystem.IsWindows())
         {
             services.TryAddSingleton<HealthMate.Backup.FileTree.IFileTreeRestoreRunner, HealthMate.Backup.FileTree.FileTreeRestoreRunner>();

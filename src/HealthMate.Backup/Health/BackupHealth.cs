@@ -216,7 +216,10 @@ internal sealed class BackupHealth : IBackupHealth
 /// <summary>The backup health report as a probe named <c>backups</c>: its status is the worst group's.</summary>
 internal sealed class BackupHealthProbe(IBackupHealth health, TimeProvider timeProvider) : IHealthProbe
 {
-    public string Name => "backups";
+    public string Name => ProbeName;
+
+    /// <summary>The probe's name, <c>backups</c>.</summary>
+    public const string ProbeName = "backups";
 
     public async ValueTask<ProbeResult> ProbeAsync(CancellationToken cancellationToken = default)
     {

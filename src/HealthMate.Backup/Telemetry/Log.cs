@@ -85,4 +85,31 @@ internal static partial class Log
 
     [LoggerMessage(EventId = 1700, Level = LogLevel.Warning, Message = "Backup health: {Kind}/{Plan} {Status}: {Problems}")]
     internal static partial void BackupHealthProblem(ILogger logger, string kind, string plan, string status, string problems);
+
+    [LoggerMessage(EventId = 1800, Level = LogLevel.Warning, Message = "Component {Component} is {State} (was {Previous}): {Description}")]
+    internal static partial void ComponentStateChanged(ILogger logger, string component, string state, string previous, string description);
+
+    [LoggerMessage(EventId = 1801, Level = LogLevel.Error, Message = "Probe {Probe} threw instead of answering")]
+    internal static partial void ProbeThrew(ILogger logger, string probe, Exception exception);
+
+    [LoggerMessage(EventId = 1810, Level = LogLevel.Warning, Message = "Failover of {Component}: {Outcome}: {Reason}")]
+    internal static partial void FailoverDecided(ILogger logger, string component, string outcome, string reason);
+
+    [LoggerMessage(EventId = 1811, Level = LogLevel.Error, Message = "Failover decision for {Component} failed")]
+    internal static partial void FailoverDecisionFailed(ILogger logger, string component, Exception exception);
+
+    [LoggerMessage(EventId = 1812, Level = LogLevel.Warning, Message = "Endpoint of {Component} is now {Address}: {Reason}")]
+    internal static partial void EndpointChanged(ILogger logger, string component, string address, string reason);
+
+    [LoggerMessage(EventId = 1813, Level = LogLevel.Warning, Message = "Approval {ApprovalId} requested: {Subject}: {Description}")]
+    internal static partial void ApprovalRequested(ILogger logger, string approvalId, string subject, string description);
+
+    [LoggerMessage(EventId = 1820, Level = LogLevel.Information, Message = "Playbook {Playbook} run {RunId} ({Mode}) step {Step}: {Outcome} after {Attempts} attempt(s): {Output}")]
+    internal static partial void PlaybookStep(ILogger logger, string playbook, string runId, string mode, string step, string outcome, int attempts, string output);
+
+    [LoggerMessage(EventId = 1821, Level = LogLevel.Warning, Message = "Playbook {Playbook} run {RunId} ({Mode}) ended {Outcome} in {ElapsedMs} ms")]
+    internal static partial void PlaybookFinished(ILogger logger, string playbook, string runId, string mode, string outcome, long elapsedMs);
+
+    [LoggerMessage(EventId = 1822, Level = LogLevel.Error, Message = "Playbook {Playbook} run {RunId} could not be recorded")]
+    internal static partial void PlaybookRecordFailed(ILogger logger, string playbook, string runId, Exception exception);
 }

@@ -1,0 +1,182 @@
+using System.Diagnostics;
+using System.Globalization;
+using HealthMate.Backup.PostgreSql;
+using Npgsql;
+
+namespace HealthMate.Backup.Tests.Support;
+
+/// <summary>
+/// A throwaway PostgreSQL 15 primary with one streaming standby (scripts/postgres.sh start + standby), for failover
+/// tests that crash, pause or fence the primary. Each pair is its own pair of clusters; disposing stops both.
+/// </summary>
+internal sealed class PostgresPair : IAsyncDisposable
+{
+    private const string Prefix = "hm-pg-tests-pair-";
+    private readonly string _primaryDirectory;
+    private readonly string _standbyDirectory;
+
+    private PostgresPair(string primaryDirectory, string standbyDirectory, PostgreSqlConnectionOptions primary, PostgreSqlConnectionOptions standby, string bin)
+    {
+        _primaryDirectory = primaryDirectory;
+        _standbyDirectory = standbyDirectory;
+        Primary = primary;
+        Standby = standby;
+        Bin = bin;
+    }
+
+    internal PostgreSqlConnectionOptions Primary { get; }
+
+    internal PostgreSqlConnectionOptions Standby { get; }
+
+    internal string Bin { get; }
+
+    internal string PrimaryData => Path.Combine(_primaryDirectory, "data");
+
+    internal string StandbyData => Path.Combine(_standbyDirectory, "data");
+
+    /// <summary>Starts a primary and its standby, and waits until the standby streams.</summary>
+    internal static async Task<PostgresPair> StartAsync(bool synchronous = false)
+    {
+        await ServiceScripts.ReapAbandonedAsync(Prefix, d => Script("stop", d));
+        var primary = Claimed("primary");
+        var standby = Claimed("standby");
+        await ServiceScripts.ClaimAsync(primary);
+        await Script("start", primary);
+        await ServiceScripts.ClaimAsync(standby);
+        await Script("standby", primary, standby);
+        var pair = new PostgresPair(primary, standby, Read(primary), Read(standby), ReadEnv(primary)["HM_PG_BIN"]);
+        if (synchronous)
+        {
+            await pair.ExecuteAsync(pair.Primary, "ALTER SYSTEM SET synchronous_standby_names = '*'; SELECT pg_reload_conf();");
+        }
+
+        await WaitAsync(async () => await pair.ScalarAsync<long>(pair.Primary, $"SELECT count(*) FROM pg_stat_replication WHERE state = 'streaming'{(synchronous ? " AND sync_state = 'sync'" : string.Empty)}") == 1, "the standby to stream");
+        return pair;
+    }
+
+    /// <summary>Kills the primary without a shutdown checkpoint (<c>pg_ctl stop -m immediate</c>): a crash.</summary>
+    internal Task CrashPrimaryAsync() => AsPostgresAsync(Path.Combine(Bin, "pg_ctl"), "-D", PrimaryData, "-m", "immediate", "-w", "stop");
+
+    /// <summary>Stops the standby (fast shutdown).</summary>
+    internal Task StopStandbyAsync() => AsPostgresAsync(Path.Combine(Bin, "pg_ctl"), "-D", StandbyData, "-m", "fast", "-w", "stop");
+
+    /// <summary>Freezes (SIGSTOP) or thaws (SIGCONT) the primary's postmaster: it accepts no new connection while frozen.</summary>
+    internal void SignalPrimary(bool freeze)
+    {
+        var pid = int.Parse(File.ReadLines(Path.Combine(PrimaryData, "postmaster.pid")).First(), CultureInfo.InvariantCulture);
+        using var kill = Process.Start("kill", [freeze ? "-STOP" : "-CONT", pid.ToString(CultureInfo.InvariantCulture)])!;
+        kill.WaitForExit();
+        Assert.Equal(0, kill.ExitCode);
+    }
+
+    internal PostgreSqlFailoverOptions FailoverOptions(Action<PostgreSqlFailoverOptions>? configure = null)
+    {
+        var options = new PostgreSqlFailoverOptions { Primary = Primary, Standbys = [Standby] };
+        configure?.Invoke(options);
+        return options;
+    }
+
+    internal async Task ExecuteAsync(PostgreSqlConnectionOptions node, string sql, string database = "postgres")
+    {
+        await using var connection = node.OpenConnection(database);
+        await connection.OpenAsync();
+        await using var command = new NpgsqlCommand(sql, connection);
+        await command.ExecuteNonQueryAsync();
+    }
+
+    internal async Task<T> ScalarAsync<T>(PostgreSqlConnectionOptions node, string sql, string database = "postgres")
+    {
+        await using var connection = node.OpenConnection(database);
+        await connection.OpenAsync();
+        await using var command = new NpgsqlCommand(sql, connection);
+        return (T)(await command.ExecuteScalarAsync())!;
+    }
+
+    internal static async Task WaitAsync(Func<Task<bool>> condition, string what, int seconds = 30)
+    {
+        var clock = Stopwatch.StartNew();
+        while (!await condition())
+        {
+            Assert.True(clock.Elapsed < TimeSpan.FromSeconds(seconds), $"timed out after {seconds} s waiting for {what}");
+            await Task.Delay(50);
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        foreach (var directory in new[] { _standbyDirectory, _primaryDirectory })
+        {
+            var data = Path.Combine(directory, "data");
+            if (File.Exists(Path.Combine(data, "postmaster.pid")))
+            {
+                try
+                {
+                    SignalIfFrozen(data);
+                }
+                catch (IOException)
+                {
+                }
+            }
+
+            await Script("stop", directory);
+        }
+    }
+
+    private static void SignalIfFrozen(string data)
+    {
+        var pid = File.ReadLines(Path.Combine(data, "postmaster.pid")).First();
+        using var kill = Process.Start("kill", ["-CONT", pid])!;
+        kill.WaitForExit();
+    }
+
+    private static string Claimed(string role)
+    {
+        var directory = Path.Combine(Path.GetTempPath(), $"{Prefix}{role}-{Guid.NewGuid():N}");
+        Directory.CreateDirectory(directory);
+        return directory;
+    }
+
+    private static Dictionary<string, string> ReadEnv(string directory) =>
+        File.ReadAllLines(Path.Combine(directory, "env")).Select(l => l.Split('=', 2)).ToDictionary(p => p[0], p => p[1], StringComparer.Ordinal);
+
+    private static PostgreSqlConnectionOptions Read(string directory)
+    {
+        var env = ReadEnv(directory);
+        return new PostgreSqlConnectionOptions
+        {
+            Host = env["HM_PG_HOST"],
+            Port = int.Parse(env["HM_PG_PORT"], CultureInfo.InvariantCulture),
+            Username = env["HM_PG_USER"],
+            Password = env["HM_PG_PASSWORD"],
+            SslMode = "disable",
+            ConnectTimeoutSeconds = 2,
+            ToolsDirectory = env["HM_PG_BIN"],
+        };
+    }
+
+    private static Task Script(string command, params string[] directories) =>
+        ServiceScripts.RunAsync("postgres.sh", "the failover tests need a real PostgreSQL primary and standby", [command, .. directories]);
+
+    private static async Task AsPostgresAsync(string tool, params string[] arguments)
+    {
+        var start = new ProcessStartInfo(Environment.UserName == "root" ? "runuser" : tool) { RedirectStandardOutput = true, RedirectStandardError = true };
+        if (Environment.UserName == "root")
+        {
+            foreach (var argument in new[] { "-u", "postgres", "--", tool })
+            {
+                start.ArgumentList.Add(argument);
+            }
+        }
+
+        foreach (var argument in arguments)
+        {
+            start.ArgumentList.Add(argument);
+        }
+
+        using var process = Process.Start(start)!;
+        var output = process.StandardOutput.ReadToEndAsync();
+        var error = process.StandardError.ReadToEndAsync();
+        await process.WaitForExitAsync();
+        Assert.True(process.ExitCode == 0, $"{tool} {string.Join(' ', arguments)} exited {process.ExitCode}: {await error}{await output}");
+    }
+}
