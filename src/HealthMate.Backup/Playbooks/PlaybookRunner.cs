@@ -306,9 +306,10 @@ internal sealed class PlaybookRunner : IPlaybookRunner
         {
             await _records.AddRunAsync(report, CancellationToken.None).ConfigureAwait(false);
             var action = report.Mode switch { PlaybookMode.DryRun => "playbook.dry-run", PlaybookMode.Drill => "playbook.drill", _ => "playbook.run" };
-            var failed = report.Steps.FirstOrDefault(s => s.Outcome is not (PlaybookStepOutcome.Succeeded or PlaybookStepOutcome.WouldRun or PlaybookStepOutcome.NotRun or PlaybookStepOutcome.Compensated));
+            var failed = report.Steps.FirstOrDefault(s => s.Outcome is PlaybookStepOutcome.Failed or PlaybookStepOutcome.TimedOut or PlaybookStepOutcome.PreconditionFailed or PlaybookStepOutcome.Rejected or PlaybookStepOutcome.Cancelled);
+            var undone = report.Steps.Where(s => s.Outcome == PlaybookStepOutcome.CompensationFailed).Select(s => s.Name).ToList();
             await _records.AuditAsync(new AuditRecord(_records.NewId(), report.EndedAt, report.Actor, action, report.Playbook, report.Outcome.ToString(),
-                $"run {report.RunId}: {report.Steps.Count} steps in {report.Duration.TotalSeconds:0.###} s{(failed is null ? string.Empty : $"; {failed.Name} {failed.Outcome}: {failed.Output}")}"), CancellationToken.None).ConfigureAwait(false);
+                $"run {report.RunId}: {report.Steps.Count} steps in {report.Duration.TotalSeconds:0.###} s{(failed is null ? string.Empty : $"; {failed.Name} {failed.Outcome}: {failed.Output}")}{(undone.Count == 0 ? string.Empty : $"; compensation failed for {string.Join(", ", undone)}")}"), CancellationToken.None).ConfigureAwait(false);
             if (report.Mode != PlaybookMode.DryRun)
             {
                 await _records.AddAsync(new RecoveryRecord
