@@ -108,14 +108,14 @@ internal sealed class FailoverPlaybookStep(string name, string component) : IPla
     }
 }
 
-/// <summary>Waits until every probe answers healthy (polling), optionally after calling a hook.</summary>
+/// <summary>Waits until every probe answers healthy or degraded (polling), optionally after calling a hook.</summary>
 internal sealed class WaitHealthyStep(string name, IReadOnlyList<string>? probes, HookOptions? hook = null) : IPlaybookStep
 {
     private static readonly TimeSpan Poll = TimeSpan.FromMilliseconds(250);
 
     public string Name => name;
 
-    public string Describe() => $"{(hook is null ? string.Empty : $"call {hook}, then ")}wait until {(probes is { Count: > 0 } ? string.Join(", ", probes) : "every monitored probe")} answer(s) healthy";
+    public string Describe() => $"{(hook is null ? string.Empty : $"call {hook}, then ")}wait until {(probes is { Count: > 0 } ? string.Join(", ", probes) : "every monitored probe")} answer(s) healthy or degraded";
 
     public async Task<PlaybookStepResult> ExecuteAsync(PlaybookStepContext context, CancellationToken cancellationToken)
     {
@@ -141,7 +141,8 @@ internal sealed class WaitHealthyStep(string name, IReadOnlyList<string>? probes
                 {
                     var result = await probe.ProbeAsync(cancellationToken).ConfigureAwait(false);
                     last[probe.Name] = $"{probe.Name}: {result.Status}, {result.Description}";
-                    if (result.Status == ProbeStatus.Healthy)
+                    // Degraded still serves (a promoted primary without a standby yet): only unhealthy keeps waiting.
+                    if (result.Status != ProbeStatus.Unhealthy)
                     {
                         pending.Remove(probe.Name);
                     }

@@ -14,7 +14,7 @@ public enum PlaybookStepType
     /// <summary>Fences <see cref="PlaybookStepOptions.Component"/>'s primary (stops it taking writes).</summary>
     Fence = 2,
 
-    /// <summary>Waits until every probe in <see cref="PlaybookStepOptions.Probes"/> answers healthy.</summary>
+    /// <summary>Waits until every probe in <see cref="PlaybookStepOptions.Probes"/> answers healthy or degraded (serving).</summary>
     WaitHealthy = 3,
 
     /// <summary>Runs the <see cref="IPlaybookStep"/> registered under the key <see cref="PlaybookStepOptions.Service"/>.</summary>

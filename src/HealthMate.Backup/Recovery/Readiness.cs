@@ -177,7 +177,9 @@ internal sealed class Readiness(BackupEnvironment environment, IBackupHealth bac
         var scores = new List<(double Score, string Line)>();
         foreach (var probe in probes)
         {
-            if (monitor?.GetStatus(probe.Name) is { State: not ComponentState.Unknown } status)
+            var settings = environment.Options.Monitor.Resolve(probe.Name);
+            var fresh = environment.TimeProvider.GetUtcNow() - (2 * (settings.Interval + settings.Timeout));
+            if (monitor?.GetStatus(probe.Name) is { State: not ComponentState.Unknown, History.Count: > 0 } status && status.History[^1].At >= fresh)
             {
                 var score = status.State switch { ComponentState.Up => 1.0, ComponentState.Suspect => 0.5, _ => 0.0 };
                 scores.Add((score, $"{probe.Name}: {status.State}{(status.Last is null ? string.Empty : ", " + status.Last.Description)}"));
