@@ -178,7 +178,7 @@ internal sealed class FailoverCoordinator : BackgroundService, IFailoverCoordina
                 FailoverDecision decision;
                 try
                 {
-                    decision = await DecideAsync(component, $"{probe} is down: {down.Description}", "monitor", manual: false, isDrill: false, down.FirstFailureAt ?? down.At, down.At, stoppingToken).ConfigureAwait(false);
+                    decision = await DecideAsync(component, $"{probe} is down: {down.Description}", "monitor", manual: false, isDrill: false, down.LastHealthyAt ?? down.FirstFailureAt ?? down.At, down.At, stoppingToken).ConfigureAwait(false);
                 }
                 catch (Exception ex) when (ex is not OperationCanceledException || !stoppingToken.IsCancellationRequested)
                 {

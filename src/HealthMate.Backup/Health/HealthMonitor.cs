@@ -47,7 +47,9 @@ public sealed record ComponentStatus(string Name, ComponentState State, DateTime
 /// <param name="At">When.</param>
 /// <param name="FirstFailureAt">When the failures that led here started, for <see cref="ComponentState.Down"/>.</param>
 /// <param name="Description">The newest answer's description.</param>
-public sealed record ComponentStateChange(string Component, ComponentState Previous, ComponentState Current, DateTimeOffset At, DateTimeOffset? FirstFailureAt, string Description);
+/// <param name="LastHealthyAt">When the last successful answer came, for <see cref="ComponentState.Down"/>: the outage began after it,
+/// so an RTO measured from here is never shorter than the real one.</param>
+public sealed record ComponentStateChange(string Component, ComponentState Previous, ComponentState Current, DateTimeOffset At, DateTimeOffset? FirstFailureAt, string Description, DateTimeOffset? LastHealthyAt = null);
 
 /// <summary>Runs the registered <see cref="IHealthProbe"/>s on their intervals and decides which components are down.</summary>
 public interface IHealthMonitor
@@ -208,6 +210,7 @@ public sealed class HealthMonitor : BackgroundService, IHealthMonitor
         private readonly Queue<DateTimeOffset> _failureStarts = new();
         private int _successes;
         private DateTimeOffset? _since;
+        private DateTimeOffset? _lastHealthyAt;
         private ProbeResult? _last;
 
         public IHealthProbe Probe { get; } = probe;
@@ -252,6 +255,7 @@ public sealed class HealthMonitor : BackgroundService, IHealthMonitor
                 else
                 {
                     _successes++;
+                    _lastHealthyAt = startedAt + result.Duration;
                     Failures = 0;
                     _failureStarts.Clear();
                     if (State != ComponentState.Down || _successes >= Settings.RecoveryThreshold)
@@ -267,7 +271,8 @@ public sealed class HealthMonitor : BackgroundService, IHealthMonitor
                 }
 
                 _since = now;
-                return new ComponentStateChange(Name, previous, State, now, State == ComponentState.Down ? FirstFailureAt : null, result.Description);
+                var isDown = State == ComponentState.Down;
+                return new ComponentStateChange(Name, previous, State, now, isDown ? FirstFailureAt : null, result.Description, isDown ? _lastHealthyAt : null);
             }
         }
 

@@ -18,8 +18,9 @@ public enum RecoveryKind
 
 /// <summary>
 /// The measured outcome of one recovery (failover, restore or playbook run, real or drill), stored authenticated at
-/// <c>{prefix}dr/recoveries/{id}.json</c>. RTO runs from the first failed check (or the operator's request) to the
-/// moment the service was confirmed to work again; RPO is the committed data that could not be recovered.
+/// <c>{prefix}dr/recoveries/{id}.json</c>. RTO runs from the last healthy check before the failure (the outage began
+/// after it, so the figure is never shorter than the real one), or the operator's request, to the moment the service
+/// was confirmed to work again; RPO is the committed data that could not be recovered.
 /// </summary>
 public sealed record RecoveryRecord
 {
@@ -38,7 +39,7 @@ public sealed record RecoveryRecord
     /// <summary>Gets the tier whose objectives apply, if any.</summary>
     public string? Tier { get; init; }
 
-    /// <summary>Gets when the outage started as far as the system knows (the first failed check), or the request time.</summary>
+    /// <summary>Gets when the outage started at the latest as far as the system knows (the last healthy check), or the request time.</summary>
     public required DateTimeOffset OutageStartedAt { get; init; }
 
     /// <summary>Gets when the outage was declared (the component marked down, or the run started).</summary>
