@@ -11,7 +11,7 @@ using Npgsql;
 namespace HealthMate.Backup.Benchmarks;
 
 /// <summary>
-/// <c>failover [--drills N]</c>: N crash drills, each on a fresh primary + streaming standby from scripts/postgres.sh.
+/// <c>failover [--drills N] [--interval-ms N] [--timeout-ms N]</c>: N crash drills, each on a fresh primary + streaming standby from scripts/postgres.sh.
 /// A client writes through the multi-host connection string (<c>Target Session Attributes=primary</c>,
 /// <c>Host Recheck Seconds=1</c>) every 10 ms; the primary is killed with <c>pg_ctl stop -m immediate</c>; the health
 /// monitor (default settings: 1 s interval, 2 s timeout, 3 failures within 10 s) and the failover coordinator promote
@@ -23,13 +23,26 @@ internal static class FailoverBenchmark
     internal static async Task<int> RunAsync(string[] args)
     {
         var drills = int.Parse(EndToEnd.Option(args, "--drills") ?? "10", CultureInfo.InvariantCulture);
-        var settings = new HealthMonitorOptions().Resolve("database");
+        var probe = new MonitoredProbeOptions();
+        if (EndToEnd.Option(args, "--interval-ms") is { } interval)
+        {
+            probe.Interval = TimeSpan.FromMilliseconds(int.Parse(interval, CultureInfo.InvariantCulture));
+        }
+
+        if (EndToEnd.Option(args, "--timeout-ms") is { } timeout)
+        {
+            probe.Timeout = TimeSpan.FromMilliseconds(int.Parse(timeout, CultureInfo.InvariantCulture));
+        }
+
+        var monitorOptions = new HealthMonitorOptions();
+        monitorOptions.Probes["database"] = probe;
+        var settings = monitorOptions.Resolve("database");
         Console.WriteLine($"{drills} crash drills; monitor interval {settings.Interval.TotalSeconds} s, timeout {settings.Timeout.TotalSeconds} s, {settings.FailureThreshold} failures within {settings.FailureWindow.TotalSeconds} s; client Host Recheck Seconds=1; {Environment.ProcessorCount} cores");
         Console.WriteLine($"{"drill",5} {"detect ms",10} {"writable ms",12} {"first write ms",15} {"recorded RTO ms",16} {"lost acked",11}");
         var firstWrites = new List<double>();
         for (var i = 1; i <= drills; i++)
         {
-            var (detect, writable, first, recorded, lost) = await DrillAsync();
+            var (detect, writable, first, recorded, lost) = await DrillAsync(probe);
             firstWrites.Add(first);
             Console.WriteLine($"{i,5} {detect,10:0} {writable,12:0} {first,15:0} {recorded,16:0} {lost,11}");
         }
@@ -40,7 +53,7 @@ internal static class FailoverBenchmark
         return firstWrites[^1] < 10_000 ? 0 : 1;
     }
 
-    private static async Task<(double Detect, double Writable, double First, double Recorded, int Lost)> DrillAsync()
+    private static async Task<(double Detect, double Writable, double First, double Recorded, int Lost)> DrillAsync(MonitoredProbeOptions probe)
     {
         var script = ServiceScripts.Find("postgres.sh");
         var primaryDir = Path.Combine(Path.GetTempPath(), $"hm-pg-failover-primary-{Guid.NewGuid():N}");
@@ -58,6 +71,7 @@ internal static class FailoverBenchmark
                 o.Encryption.ActiveKeyId = "bench";
                 o.Encryption.Keys.Add(new HealthMate.Backup.Encryption.BackupKeyOptions { Id = "bench", Base64 = Convert.ToBase64String(System.Security.Cryptography.RandomNumberGenerator.GetBytes(32)) });
                 o.Monitor.Probes["backups"] = new MonitoredProbeOptions { Enabled = false };
+                o.Monitor.Probes["database"] = probe;
             }).AddLocalStorage(l => l.Path = root).AddHealthMonitor().AddPostgreSqlFailover(o =>
             {
                 o.Primary = primary;

@@ -87,6 +87,7 @@ internal sealed class FailoverCoordinator : BackgroundService, IFailoverCoordina
     private readonly ILogger _logger;
     private readonly Channel<ComponentStateChange> _downs = Channel.CreateUnbounded<ComponentStateChange>();
     private readonly ConcurrentDictionary<string, byte> _deciding = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, string> _lastRefusal = new(StringComparer.Ordinal);
 
     public FailoverCoordinator(IEnumerable<IFailoverStrategy> strategies, BackupEnvironment environment, RecoveryRecords records, IApprovalGate approvals, IServiceProvider services)
     {
@@ -256,8 +257,13 @@ internal sealed class FailoverCoordinator : BackgroundService, IFailoverCoordina
         var check = await strategy.CheckAsync(request, cancellationToken).ConfigureAwait(false);
         if (!check.CanFailOver)
         {
-            return await FinishAsync(new FailoverDecision(component, FailoverOutcome.Refused, check.Reason, _time.GetUtcNow()), actor, audit: true).ConfigureAwait(false);
+            // A long outage is re-decided every few seconds: audit a refusal when its reason changes, not each time.
+            var repeated = !manual && _lastRefusal.TryGetValue(component, out var last) && last == check.Reason;
+            _lastRefusal[component] = check.Reason;
+            return await FinishAsync(new FailoverDecision(component, FailoverOutcome.Refused, check.Reason, _time.GetUtcNow()), actor, audit: !repeated).ConfigureAwait(false);
         }
+
+        _lastRefusal.TryRemove(component, out _);
 
         if (!manual && options.RequireApproval)
         {
