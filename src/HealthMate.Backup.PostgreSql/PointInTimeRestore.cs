@@ -21,12 +21,16 @@ public sealed partial class PointInTimeRestore
     private readonly IBackupCatalog _catalog;
     private readonly IRestoreRunner _restores;
     private readonly TimeProvider _time;
+    private readonly Recovery.IRecoveryRecords? _records;
+    private readonly IEnumerable<Health.IRecoveryPointSource> _recoveryPoints;
 
-    internal PointInTimeRestore(IBackupCatalog catalog, IRestoreRunner restores, TimeProvider time)
+    internal PointInTimeRestore(IBackupCatalog catalog, IRestoreRunner restores, TimeProvider time, Recovery.IRecoveryRecords? records = null, IEnumerable<Health.IRecoveryPointSource>? recoveryPoints = null)
     {
         _catalog = catalog;
         _restores = restores;
         _time = time;
+        _records = records;
+        _recoveryPoints = recoveryPoints ?? [];
     }
 
     /// <summary>Restores a cluster to a point in time.</summary>
@@ -42,6 +46,10 @@ public sealed partial class PointInTimeRestore
         OptionsCheck.ThrowIfInvalid(options.Validate(), nameof(options));
 
         var started = _time.GetTimestamp();
+        var startedAt = _time.GetUtcNow();
+        var newestPoint = options.Target.Kind == RecoveryTarget.Latest.Kind && _recoveryPoints.FirstOrDefault(p => p.Kind == options.BackupKind) is { } source
+            ? await source.GetLatestAsync(cancellationToken).ConfigureAwait(false)
+            : null;
         var dataDirectory = Path.GetFullPath(options.DataDirectory);
         EnsureEmpty(dataDirectory);
         var backup = await ChooseBackupAsync(options, cancellationToken).ConfigureAwait(false);
@@ -59,7 +67,7 @@ public sealed partial class PointInTimeRestore
             var log = ReadLog(dataDirectory);
             var stop = StopLine().Match(log);
             var redo = RedoDone().Match(log);
-            return new PointInTimeRestoreResult(
+            var result = new PointInTimeRestoreResult(
                 backup.BackupId,
                 dataDirectory,
                 stop.Success ? stop.Groups[1].Value.Trim() : (log.Contains("archive recovery complete", StringComparison.Ordinal) ? "end of the WAL archive" : null),
@@ -67,12 +75,52 @@ public sealed partial class PointInTimeRestore
                 timeline,
                 options.Action,
                 _time.GetElapsedTime(started));
+            await RecordAsync(options, result, startedAt, newestPoint).ConfigureAwait(false);
+            return result;
         }
         catch (Exception) when (running)
         {
             // Boundary: a restore that failed or was cancelled does not leave a server running.
             await server.StopQuietlyAsync().ConfigureAwait(false);
             throw;
+        }
+    }
+
+    /// <summary>Stores the restore's measured RTO (outage start to a server at its target) and, for a restore to the end
+    /// of the archive, its RPO (outage start minus the newest archived WAL). A storage failure here does not fail the restore.</summary>
+    private async Task RecordAsync(PointInTimeRestoreOptions options, PointInTimeRestoreResult result, DateTimeOffset startedAt, DateTimeOffset? newestPoint)
+    {
+        if (_records is null)
+        {
+            return;
+        }
+
+        var outage = options.OutageStartedAt ?? startedAt;
+        var restoredAt = _time.GetUtcNow();
+        var objective = _records.Objective(options.Tier);
+        try
+        {
+            await _records.AddAsync(new Recovery.RecoveryRecord
+            {
+                Id = BackupId.New(_time),
+                Kind = Recovery.RecoveryKind.Restore,
+                Name = options.BackupKind,
+                IsDrill = options.IsDrill,
+                Tier = options.Tier,
+                OutageStartedAt = outage,
+                DetectedAt = startedAt,
+                RestoredAt = restoredAt,
+                Succeeded = true,
+                Rto = restoredAt - outage,
+                Rpo = newestPoint is { } point ? (outage > point ? outage - point : TimeSpan.Zero) : null,
+                RtoObjective = objective?.Rto,
+                RpoObjective = objective?.Rpo,
+                Description = $"point-in-time restore of {result.BackupId} to {options.Target}: stopped at {result.StopReason ?? "an unknown point"}, timeline {result.Timeline}",
+            }, CancellationToken.None).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is Storage.StorageException or IOException)
+        {
+            // The restore succeeded; the record is best effort and its absence shows in the compliance report.
         }
     }
 

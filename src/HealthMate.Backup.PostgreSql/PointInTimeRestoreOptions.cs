@@ -51,8 +51,45 @@ public sealed class PointInTimeRestoreOptions
     /// <summary>Gets or sets how long recovery may take before the restore gives up (and stops the server). Defaults to 30 minutes.</summary>
     public TimeSpan Timeout { get; set; } = TimeSpan.FromMinutes(30);
 
+    /// <summary>Gets or sets the tier whose objectives the restore's recovery record is compared with, or <see langword="null"/>.</summary>
+    public string? Tier { get; set; }
+
+    /// <summary>Gets or sets when the outage this restore recovers from started (its RTO clock's start); <see langword="null"/>
+    /// means the restore's own start.</summary>
+    public DateTimeOffset? OutageStartedAt { get; set; }
+
+    /// <summary>Gets or sets whether the restore is a drill (its recovery record says so).</summary>
+    public bool IsDrill { get; set; }
+
     /// <summary>Gets extra settings for the restored server's postgresql.auto.conf (name to raw value, quoted as needed).</summary>
     public IDictionary<string, string> Settings { get; } = new Dictionary<string, string>(StringComparer.Ordinal);
+
+    /// <summary>A copy for one run of a playbook: its outage start and drill flag.</summary>
+    internal PointInTimeRestoreOptions ForRun(DateTimeOffset outageStartedAt, bool isDrill)
+    {
+        var copy = new PointInTimeRestoreOptions
+        {
+            DataDirectory = DataDirectory,
+            Target = Target,
+            Action = Action,
+            BackupId = BackupId,
+            BackupKind = BackupKind,
+            RestoreCommand = RestoreCommand,
+            Port = Port,
+            ServerUser = ServerUser,
+            Connection = Connection,
+            Timeout = Timeout,
+            Tier = Tier,
+            OutageStartedAt = outageStartedAt,
+            IsDrill = isDrill,
+        };
+        foreach (var (name, value) in Settings)
+        {
+            copy.Settings[name] = value;
+        }
+
+        return copy;
+    }
 
     /// <summary>Lists what is wrong with these options.</summary>
     /// <returns>One message per problem; empty when valid.</returns>

@@ -155,6 +155,54 @@ public sealed class PointInTimeRestoreTests(PostgresFixture postgres) : IAsyncLi
         Assert.True(150L == count, $"{count} rows; archive: {string.Join(", ", _host.AllFiles().Where(f => f.StartsWith("wal/", StringComparison.Ordinal)))}; promoted status: {string.Join(", ", Directory.GetFiles(Path.Combine(promoted, "pg_wal"), "*", SearchOption.AllDirectories).Select(Path.GetFileName))}\n{Tail(Path.Combine(again.DataDirectory, "healthmate-recovery.log"))}");
     }
 
+    [Fact]
+    public async Task The_region_outage_playbook_restores_the_database_to_the_end_of_the_archive_and_records_the_restore()
+    {
+        await postgres.ExecuteAsync(_database, "CREATE TABLE pitr (id int, tag text)");
+        await _host.Backups.RunAsync(PostgreSqlBackups.Physical(new PhysicalBackupOptions { Connection = postgres.Connection, Wal = BaseBackupWal.None }));
+        await InsertAsync(1, 250, "before the outage");
+        await ArchiveEverythingAsync();
+        var marker = Path.Combine(_work, "hooks.log");
+        var options = Options(NewDataDirectory(), RecoveryTarget.Latest);
+        HealthMate.Backup.Hooks.HookOptions Hook(string step) => new() { Command = new HealthMate.Backup.Hooks.CommandHookOptions { FileName = "/bin/sh", Arguments = ["-c", $"echo \"$HM_ACTION drill=$HM_DRILL\" >> '{marker}'"] } };
+
+        // The recovery host: the same storage (another region's copy) and key, nothing else.
+        using var recovery = new TestHost(
+            o => o.Playbooks["region-outage"] = new HealthMate.Backup.Playbooks.PlaybookOptions
+            {
+                Hooks = { ["deploy-application"] = Hook("deploy-application"), ["update-dns"] = Hook("update-dns") },
+                Probes = ["restored"],
+            },
+            _host.Root,
+            _host.Key,
+            s => s.AddBackupDR().AddPostgreSql()
+                .AddPostgreSqlRegionRestore(o =>
+                {
+                    o.DataDirectory = options.DataDirectory;
+                    o.RestoreCommand = options.RestoreCommand;
+                    o.Port = options.Port;
+                    o.Connection = options.Connection;
+                    o.Timeout = options.Timeout;
+                    o.Tier = "high";
+                })
+                .AddHealthProbe(_ => new PostgreSqlHealthProbe(new PostgreSqlProbeOptions { Name = "restored", Connection = new PostgreSqlConnectionOptions { Host = postgres.Connection.Host, Port = options.Port, Username = postgres.Connection.Username, Password = postgres.Connection.Password, SslMode = "disable" } })),
+            keepRoot: true);
+        var outage = DateTimeOffset.UtcNow;
+
+        var report = await recovery.Services.GetRequiredService<HealthMate.Backup.Playbooks.IPlaybookRunner>().RunAsync("region-outage",
+            new HealthMate.Backup.Playbooks.PlaybookRunOptions { Mode = HealthMate.Backup.Playbooks.PlaybookMode.Drill, Reason = "region drill", OutageStartedAt = outage });
+
+        Assert.True(report.Outcome == HealthMate.Backup.Playbooks.PlaybookOutcome.Succeeded, string.Join("\n", report.Steps.Select(s => $"{s.Name} {s.Outcome}: {s.Output}")));
+        Assert.Equal(250, await CountAsync(options.Port));
+        Assert.Equal(["deploy-application drill=1", "update-dns drill=1"], (await File.ReadAllLinesAsync(marker)).Select(l => l.Trim()));
+        Assert.NotNull(report.Rpo);
+        Assert.True(report.Rpo < TimeSpan.FromMinutes(15), $"RPO {report.Rpo}");
+        var records = await recovery.Services.GetRequiredService<HealthMate.Backup.Recovery.IRecoveryRecords>().ListAsync(outage.AddMinutes(-1)).ToListAsync();
+        var restore = Assert.Single(records, r => r.Kind == HealthMate.Backup.Recovery.RecoveryKind.Restore);
+        Assert.True(restore.IsDrill && restore.Succeeded && restore.Rpo is not null && restore.RtoObjective == TimeSpan.FromMinutes(60), restore.ToString());
+        Assert.Single(records, r => r.Kind == HealthMate.Backup.Recovery.RecoveryKind.Playbook && r.Compliant);
+    }
+
     private PointInTimeRestore Pitr => _host.Services.GetRequiredService<PointInTimeRestore>();
 
     private async Task<PointInTimeRestoreResult> RestoreAsync(RecoveryTarget target)
