@@ -103,7 +103,8 @@ public static class BackupDRServiceCollectionExtensions
 
     /// <summary>
     /// Runs the backup jobs on their cron schedules as a hosted service (<c>BackupDR:Schedules</c>): the built-in
-    /// <c>cleanup</c> (retention), <c>backup-health</c>, <c>verify</c> and <c>file-backup</c> jobs, and any added with
+    /// <c>cleanup</c> (retention), <c>backup-health</c>, <c>verify</c>, <c>file-backup</c>, <c>dr-status</c> (readiness)
+    /// and <c>recovery-objectives</c> (compliance) jobs, and any added with
     /// <see cref="AddScheduledJob{TJob}"/>. Replicas of the host share each job through a leader lease (by default kept
     /// in the backup storage), so each scheduled time runs once.
     /// </summary>
@@ -119,6 +120,8 @@ public static class BackupDRServiceCollectionExtensions
         services.TryAddEnumerable(ServiceDescriptor.Singleton<HealthMate.Backup.Scheduling.IScheduledJob, HealthMate.Backup.Scheduling.CleanupJob>());
         services.TryAddEnumerable(ServiceDescriptor.Singleton<HealthMate.Backup.Scheduling.IScheduledJob, HealthMate.Backup.Scheduling.BackupHealthJob>());
         services.TryAddEnumerable(ServiceDescriptor.Singleton<HealthMate.Backup.Scheduling.IScheduledJob, HealthMate.Backup.Scheduling.VerifyJob>());
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<HealthMate.Backup.Scheduling.IScheduledJob, HealthMate.Backup.Scheduling.DrStatusJob>());
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<HealthMate.Backup.Scheduling.IScheduledJob, HealthMate.Backup.Scheduling.RecoveryObjectivesJob>());
         if (!OperatingSystem.IsWindows())
         {
             services.TryAddEnumerable(ServiceDescriptor.Singleton<HealthMate.Backup.Scheduling.IScheduledJob, HealthMate.Backup.Scheduling.FileBackupJob>());

@@ -91,10 +91,17 @@ public interface IReadiness
     Task<ReadinessReport> EvaluateAsync(CancellationToken cancellationToken = default);
 }
 
-/// <summary>Combines backups, test restores, standby eligibility, probes and drills into one score.</summary>
+/// <summary>Combines backups, test restores, standby eligibility, probes and drills into one score; the newest score is
+/// the gauge <c>healthmate.backup.readiness.score</c>.</summary>
 internal sealed class Readiness(BackupEnvironment environment, IBackupHealth backupHealth, IRecoveryRecords records, IServiceProvider services) : IReadiness
 {
     private static readonly TimeSpan ProbeTimeout = TimeSpan.FromSeconds(5);
+    private static ReadinessReport? s_last;
+
+    static Readiness() =>
+        Telemetry.BackupTelemetry.Meter.CreateObservableGauge("healthmate.backup.readiness.score",
+            () => s_last is { } last ? [new System.Diagnostics.Metrics.Measurement<double>(last.Score)] : Array.Empty<System.Diagnostics.Metrics.Measurement<double>>(),
+            "1", "The newest disaster-recovery readiness score, 0 to 1.");
 
     public async Task<ReadinessReport> EvaluateAsync(CancellationToken cancellationToken = default)
     {
@@ -111,7 +118,9 @@ internal sealed class Readiness(BackupEnvironment environment, IBackupHealth bac
         };
         var weight = factors.Sum(f => f.Weight);
         var score = weight == 0 ? 0 : Math.Round(factors.Sum(f => f.Weight * f.Score) / weight, 4);
-        return new ReadinessReport(now, score, score > options.ReadyAbove, factors);
+        var report = new ReadinessReport(now, score, score > options.ReadyAbove, factors);
+        s_last = report;
+        return report;
     }
 
     private static double Weight(ReadinessOptions options, string factor) => options.Weights.GetValueOrDefault(factor);

@@ -119,3 +119,35 @@ internal sealed class FileBackupJob(IBackupRunner runner, IBackupCatalog catalog
         return string.Create(CultureInfo.InvariantCulture, $"{request.Type.ToString().ToLowerInvariant()} backup {result.Manifest.BackupId} committed: {result.Manifest.Data.PlaintextSize} bytes in, {result.Manifest.Data.StoredSize} stored");
     }
 }
+
+/// <summary>The <c>dr-status</c> job: evaluates the readiness score (which feeds the <c>healthmate.backup.readiness.score</c>
+/// gauge) and fails when the system is not ready, naming the factors that lower it.</summary>
+internal sealed class DrStatusJob(Recovery.IReadiness readiness) : IScheduledJob
+{
+    public string Name => JobSchedule.Names.DrStatus;
+
+    public async Task<string?> RunAsync(ScheduledJobContext context, CancellationToken cancellationToken)
+    {
+        var report = await readiness.EvaluateAsync(cancellationToken).ConfigureAwait(false);
+        var lowering = string.Join("; ", report.Factors.Where(f => f.Weight > 0 && f.Score < 1).Select(f => $"{f.Name} {f.Score:0.##}: {f.Reason}"));
+        var summary = $"readiness {report.Score:0.00}{(lowering.Length == 0 ? string.Empty : $" ({lowering})")}";
+        return report.Ready ? summary : throw new InvalidOperationException($"Not ready for a disaster: {summary}");
+    }
+}
+
+/// <summary>The <c>recovery-objectives</c> job: the compliance report of the recoveries and drills of the last 90 days;
+/// fails when one missed its objectives.</summary>
+internal sealed class RecoveryObjectivesJob(Recovery.IRecoveryRecords records, TimeProvider timeProvider) : IScheduledJob
+{
+    private static readonly TimeSpan Period = TimeSpan.FromDays(90);
+
+    public string Name => JobSchedule.Names.RecoveryObjectives;
+
+    public async Task<string?> RunAsync(ScheduledJobContext context, CancellationToken cancellationToken)
+    {
+        var report = await records.GetComplianceReportAsync(timeProvider.GetUtcNow() - Period, cancellationToken).ConfigureAwait(false);
+        var lines = report.Entries.Select(e => $"{e.Kind} {e.Name}: {e.CompliantCount}/{e.Count} within objectives ({e.Drills} drills), RTO median {e.MedianRto?.TotalSeconds:0.#} s max {e.MaxRto?.TotalSeconds:0.#} s of {e.RtoObjective?.TotalSeconds:0} s").ToList();
+        var summary = lines.Count == 0 ? "no recovery or drill in 90 days" : string.Join("; ", lines);
+        return report.Compliant ? summary : throw new InvalidOperationException($"Recovery objectives missed: {summary}");
+    }
+}

@@ -83,10 +83,17 @@ public sealed record JobSchedule
 
         /// <summary>Verification of recent backups.</summary>
         public const string Verify = "verify";
+
+        /// <summary>The disaster-recovery readiness score ("DR status").</summary>
+        public const string DrStatus = "dr-status";
+
+        /// <summary>Recovery-objective tracking: the compliance report of recent recoveries and drills.</summary>
+        public const string RecoveryObjectives = "recovery-objectives";
     }
 
     /// <summary>Gets the product plan's schedules: database backup daily at 02:00, file backup Sunday 03:00, cleanup
-    /// Sunday 04:00, backup health every 2 hours, verification daily at 05:00.</summary>
+    /// Sunday 04:00, backup health every 2 hours, verification daily at 05:00, DR status every hour, recovery-objective
+    /// tracking every 6 hours.</summary>
     public static IReadOnlyDictionary<string, JobSchedule> Defaults { get; } = new Dictionary<string, JobSchedule>(StringComparer.Ordinal)
     {
         [Names.DatabaseBackup] = new() { Cron = "0 2 * * *", Timeout = TimeSpan.FromHours(6) },
@@ -94,6 +101,8 @@ public sealed record JobSchedule
         [Names.Cleanup] = new() { Cron = "0 4 * * 0", Timeout = TimeSpan.FromHours(2) },
         [Names.BackupHealth] = new() { Cron = "0 */2 * * *", Timeout = TimeSpan.FromMinutes(10), MissedRuns = MissedRunPolicy.Skip },
         [Names.Verify] = new() { Cron = "0 5 * * *", Timeout = TimeSpan.FromHours(6) },
+        [Names.DrStatus] = new() { Cron = "0 * * * *", Timeout = TimeSpan.FromMinutes(5), MissedRuns = MissedRunPolicy.Skip },
+        [Names.RecoveryObjectives] = new() { Cron = "0 */6 * * *", Timeout = TimeSpan.FromMinutes(5), MissedRuns = MissedRunPolicy.Skip },
     };
 
     /// <summary>Gets or sets the cron expression: five fields (minute hour day month weekday), or six with seconds first.</summary>
