@@ -20,8 +20,14 @@ internal sealed class HookStep(string name, HookOptions? hook, string configured
             return optional ? new PlaybookStepResult("no hook configured; nothing to do") : throw new PlaybookStepFailedException($"no hook is configured at {configuredAt}");
         }
 
-        var result = await Hook.RunAsync(hook, new HookCall(name, context.Playbook, $"playbook {context.Playbook}", context.IsDrill, RunId: context.RunId), cancellationToken).ConfigureAwait(false);
-        return result.Succeeded ? new PlaybookStepResult(result.Output) : throw new HookFailedException(result.Output);
+        return new PlaybookStepResult(await CallAsync(name, hook, context, cancellationToken).ConfigureAwait(false));
+    }
+
+    /// <summary>Calls a step's hook; an unexpected answer throws (and the attempt may be retried).</summary>
+    internal static async Task<string> CallAsync(string step, HookOptions hook, PlaybookStepContext context, CancellationToken cancellationToken)
+    {
+        var result = await Hook.RunAsync(hook, new HookCall(step, context.Playbook, $"playbook {context.Playbook}", context.IsDrill, RunId: context.RunId), cancellationToken).ConfigureAwait(false);
+        return result.Succeeded ? result.Output : throw new HookFailedException(result.Output);
     }
 }
 
@@ -41,13 +47,7 @@ internal sealed class FenceStep(string name, string component, HookOptions? hook
         var output = new List<string>();
         if (hook is not null)
         {
-            var called = await Hook.RunAsync(hook, new HookCall(name, context.Playbook, $"playbook {context.Playbook}", context.IsDrill, RunId: context.RunId), cancellationToken).ConfigureAwait(false);
-            if (!called.Succeeded)
-            {
-                throw new HookFailedException(called.Output);
-            }
-
-            output.Add(called.Output);
+            output.Add(await HookStep.CallAsync(name, hook, context, cancellationToken).ConfigureAwait(false));
         }
 
         var strategy = context.Services.GetServices<IFailoverStrategy>().LastOrDefault(s => s.Name == component);
@@ -122,13 +122,7 @@ internal sealed class WaitHealthyStep(string name, IReadOnlyList<string>? probes
         var output = new List<string>();
         if (hook is not null)
         {
-            var called = await Hook.RunAsync(hook, new HookCall(name, context.Playbook, $"playbook {context.Playbook}", context.IsDrill, RunId: context.RunId), cancellationToken).ConfigureAwait(false);
-            if (!called.Succeeded)
-            {
-                throw new HookFailedException(called.Output);
-            }
-
-            output.Add(called.Output);
+            output.Add(await HookStep.CallAsync(name, hook, context, cancellationToken).ConfigureAwait(false));
         }
 
         var pending = Probes.Select(context, probes).ToDictionary(p => p.Name, StringComparer.Ordinal);

@@ -157,26 +157,7 @@ internal sealed class PostgresPair : IAsyncDisposable
     private static Task Script(string command, params string[] directories) =>
         ServiceScripts.RunAsync("postgres.sh", "the failover tests need a real PostgreSQL primary and standby", [command, .. directories]);
 
-    private static async Task AsPostgresAsync(string tool, params string[] arguments)
-    {
-        var start = new ProcessStartInfo(Environment.UserName == "root" ? "runuser" : tool) { RedirectStandardOutput = true, RedirectStandardError = true };
-        if (Environment.UserName == "root")
-        {
-            foreach (var argument in new[] { "-u", "postgres", "--", tool })
-            {
-                start.ArgumentList.Add(argument);
-            }
-        }
-
-        foreach (var argument in arguments)
-        {
-            start.ArgumentList.Add(argument);
-        }
-
-        using var process = Process.Start(start)!;
-        var output = process.StandardOutput.ReadToEndAsync();
-        var error = process.StandardError.ReadToEndAsync();
-        await process.WaitForExitAsync();
-        Assert.True(process.ExitCode == 0, $"{tool} {string.Join(' ', arguments)} exited {process.ExitCode}: {await error}{await output}");
-    }
+    /// <summary>Runs a server tool as the postgres user (pg_ctl refuses root).</summary>
+    private static Task AsPostgresAsync(string tool, params string[] arguments) =>
+        Environment.UserName == "root" ? StockTool.RunAsync("runuser", ["-u", "postgres", "--", tool, .. arguments]) : StockTool.RunAsync(tool, arguments);
 }
