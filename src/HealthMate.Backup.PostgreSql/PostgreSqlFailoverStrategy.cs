@@ -33,6 +33,13 @@ public sealed class PostgreSqlFailoverStrategy : IFencingFailoverStrategy, IHeal
     private readonly Lock _gate = new();
     private int _primary;
     private Observation? _observed;
+    private readonly HashSet<int> _formerPrimaries = [];
+    private DateTimeOffset _formerCheckedAt = DateTimeOffset.MinValue;
+    private int _formerCheckRunning;
+    private string? _splitBrain;
+
+    /// <summary>How often the probe looks at replaced primaries to fence one that came back as a primary.</summary>
+    private static readonly TimeSpan FormerPrimaryCheckInterval = TimeSpan.FromSeconds(5);
 
     /// <summary>Initializes a new instance of the <see cref="PostgreSqlFailoverStrategy"/> class.</summary>
     /// <param name="options">The servers and limits; validated here.</param>
@@ -103,8 +110,15 @@ public sealed class PostgreSqlFailoverStrategy : IFencingFailoverStrategy, IHeal
                 }
 
                 var replicas = state.Replicas.Count == 0 ? "no standby streaming" : string.Join(", ", state.Replicas.Select(r => $"{r.Key} {r.Value}"));
-                return new ProbeResult(state.Replicas.Count == 0 && _nodes.Count > 1 ? ProbeStatus.Degraded : ProbeStatus.Healthy,
-                    $"primary {node} takes writes; {replicas}", clock.Elapsed, data);
+                WatchFormerPrimaries();
+                var splitBrain = Volatile.Read(ref _splitBrain);
+                if (splitBrain is not null)
+                {
+                    data["split_brain"] = splitBrain;
+                }
+
+                return new ProbeResult(state.Replicas.Count == 0 && _nodes.Count > 1 || splitBrain is not null ? ProbeStatus.Degraded : ProbeStatus.Healthy,
+                    $"primary {node} takes writes; {replicas}{(splitBrain is null ? string.Empty : "; " + splitBrain)}", clock.Elapsed, data);
             }
             catch (Exception ex) when (IsConnectionFailure(ex, cancellationToken))
             {
@@ -552,6 +566,86 @@ public sealed class PostgreSqlFailoverStrategy : IFencingFailoverStrategy, IHeal
         }
     }
 
+    /// <summary>
+    /// A primary replaced while it was unreachable was not fenced; if someone starts it again it comes back as a primary
+    /// (two primaries). Every few seconds, off the probe's path, the replaced primaries are asked: one that answers as a
+    /// writable primary is fenced at once, and the probe reports it until it is rebuilt as a standby.
+    /// </summary>
+    private void WatchFormerPrimaries()
+    {
+        lock (_gate)
+        {
+            if (_formerPrimaries.Count == 0 || _time.GetUtcNow() - _formerCheckedAt < FormerPrimaryCheckInterval)
+            {
+                return;
+            }
+
+            _formerCheckedAt = _time.GetUtcNow();
+        }
+
+        if (Interlocked.CompareExchange(ref _formerCheckRunning, 1, 0) == 0)
+        {
+            _ = Task.Run(async () =>
+            {
+                try
+                {
+                    await CheckFormerPrimariesAsync().ConfigureAwait(false);
+                }
+                finally
+                {
+                    Volatile.Write(ref _formerCheckRunning, 0);
+                }
+            });
+        }
+    }
+
+    private async Task CheckFormerPrimariesAsync()
+    {
+        int[] formers;
+        lock (_gate)
+        {
+            formers = [.. _formerPrimaries.Where(i => i != _primary)];
+        }
+
+        var findings = new List<string>();
+        foreach (var index in formers)
+        {
+            var node = _nodes[index];
+            PrimaryState? state;
+            try
+            {
+                state = await ReadPrimaryStateAsync(node, CancellationToken.None, _options.ConnectTimeout).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (IsConnectionFailure(ex, CancellationToken.None))
+            {
+                continue; // still down
+            }
+
+            if (state is null)
+            {
+                lock (_gate)
+                {
+                    _formerPrimaries.Remove(index); // rebuilt as a standby: a candidate again
+                }
+
+                continue;
+            }
+
+            if (state.Fenced)
+            {
+                findings.Add($"replaced primary {node} is up again, fenced; rebuild it as a standby");
+                continue;
+            }
+
+            var (fence, outcome, _) = await FenceCoreAsync(index, CancellationToken.None).ConfigureAwait(false);
+            findings.Add(outcome == FencingOutcome.Fenced
+                ? $"replaced primary {node} came back as a primary and was fenced; rebuild it as a standby"
+                : $"SPLIT BRAIN: replaced primary {node} came back as a primary and could not be fenced ({fence.Detail}); stop it now");
+        }
+
+        Volatile.Write(ref _splitBrain, findings.Count == 0 ? null : string.Join("; ", findings));
+    }
+
     private void Adopt(int index, string reason)
     {
         lock (_gate)
@@ -561,7 +655,10 @@ public sealed class PostgreSqlFailoverStrategy : IFencingFailoverStrategy, IHeal
                 return;
             }
 
+            _formerPrimaries.Add(_primary);
+            _formerPrimaries.Remove(index);
             _primary = index;
+            _formerCheckedAt = DateTimeOffset.MinValue;
         }
 
         var node = _nodes[index];

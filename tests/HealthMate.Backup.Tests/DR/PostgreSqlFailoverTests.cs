@@ -66,6 +66,13 @@ public sealed class PostgreSqlFailoverTests
 
         // The monitor sees the component up again, at the new primary.
         await PostgresPair.WaitAsync(() => Task.FromResult(host.Monitor.GetStatus("database")?.State == ComponentState.Up), "the component to come back up");
+        // Someone starts the crashed old primary again: it comes back as a second primary, and is fenced within seconds.
+        await pair.RestartPrimaryAsync();
+        Assert.False(await pair.ScalarAsync<bool>(pair.Primary, "SELECT pg_is_in_recovery()"));
+        await PostgresPair.WaitAsync(async () => (await host.Monitor.ProbeNowAsync("database")).Last!.Description.Contains("came back as a primary and was fenced", StringComparison.Ordinal), "the returned old primary to be fenced");
+        Assert.Equal("on", await pair.ScalarAsync<string>(pair.Primary, "SHOW default_transaction_read_only"));
+        Assert.Equal(ProbeStatus.Degraded, host.Monitor.GetStatus("database")!.Last!.Status);
+
         Console.WriteLine($"sync failover: first write {(firstWrite - crashedAt).TotalMilliseconds:0} ms after the crash; recorded RTO {record.Rto?.TotalMilliseconds:0} ms; {acknowledgedBeforeCrash.Count} acknowledged before the crash, all present");
     }
 

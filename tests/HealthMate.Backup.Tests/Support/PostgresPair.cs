@@ -57,6 +57,9 @@ internal sealed class PostgresPair : IAsyncDisposable
     /// <summary>Kills the primary without a shutdown checkpoint (<c>pg_ctl stop -m immediate</c>): a crash.</summary>
     internal Task CrashPrimaryAsync() => AsPostgresAsync(Path.Combine(Bin, "pg_ctl"), "-D", PrimaryData, "-m", "immediate", "-w", "stop");
 
+    /// <summary>Starts the (crashed) primary again, as someone might by mistake after a failover.</summary>
+    internal Task RestartPrimaryAsync() => AsPostgresAsync(Path.Combine(Bin, "pg_ctl"), "-D", PrimaryData, "-l", Path.Combine(_primaryDirectory, "restart.log"), "-w", "-t", "60", "start");
+
     /// <summary>Stops the standby (fast shutdown).</summary>
     internal Task StopStandbyAsync() => AsPostgresAsync(Path.Combine(Bin, "pg_ctl"), "-D", StandbyData, "-m", "fast", "-w", "stop");
 
