@@ -99,7 +99,9 @@ public sealed class PostgreSqlConnectionOptions
         ToolsDirectory = ToolsDirectory,
     };
 
-    internal NpgsqlConnection OpenConnection(string database)
+    /// <summary>An unpooled connection; <paramref name="timeoutSeconds"/> overrides <see cref="ConnectTimeoutSeconds"/>
+    /// (Npgsql's own connect timeout also bounds the startup exchange, which a cancellation token does not always stop).</summary>
+    internal NpgsqlConnection OpenConnection(string database, int? timeoutSeconds = null)
     {
         var builder = new NpgsqlConnectionStringBuilder
         {
@@ -109,7 +111,7 @@ public sealed class PostgreSqlConnectionOptions
             Password = Password,
             Database = database,
             SslMode = Enum.Parse<SslMode>(SslMode.Replace("-", string.Empty, StringComparison.Ordinal), ignoreCase: true),
-            Timeout = ConnectTimeoutSeconds,
+            Timeout = timeoutSeconds ?? ConnectTimeoutSeconds,
             Pooling = false,
             ApplicationName = "healthmate-backup",
         };

@@ -22,9 +22,15 @@ public sealed class PostgreSqlFailoverOptions
     /// <value>The default value is 5 minutes (the critical tier's RPO).</value>
     public TimeSpan RpoBudget { get; set; } = TimeSpan.FromMinutes(5);
 
-    /// <summary>Gets or sets how long fencing and eligibility checks wait for a server to answer.</summary>
-    /// <value>The default value is 2 seconds.</value>
-    public TimeSpan ConnectTimeout { get; set; } = TimeSpan.FromSeconds(2);
+    /// <summary>Gets or sets how long fencing and eligibility checks wait for a server to answer (whole seconds, at least one).</summary>
+    /// <value>The default value is 1 second.</value>
+    public TimeSpan ConnectTimeout { get; set; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>Gets or sets how long the probe waits for one server to accept a connection before it asks the next, so a
+    /// hung old primary does not hide a promoted standby; keep it below the monitor's probe timeout. Npgsql counts
+    /// connect timeouts in whole seconds, so this is rounded up to one.</summary>
+    /// <value>The default value is 1 second.</value>
+    public TimeSpan ProbeConnectTimeout { get; set; } = TimeSpan.FromSeconds(1);
 
     /// <summary>Gets or sets how long, after fencing a reachable primary, the standby may take to receive its last WAL before it is promoted anyway.</summary>
     /// <value>The default value is 10 seconds.</value>
@@ -69,9 +75,9 @@ public sealed class PostgreSqlFailoverOptions
             }
         }
 
-        if (RpoBudget < TimeSpan.Zero || ConnectTimeout < TimeSpan.FromMilliseconds(100) || CatchUpTimeout < TimeSpan.Zero || PromoteTimeout < TimeSpan.FromSeconds(1))
+        if (RpoBudget < TimeSpan.Zero || ConnectTimeout < TimeSpan.FromMilliseconds(100) || ProbeConnectTimeout < TimeSpan.FromMilliseconds(100) || CatchUpTimeout < TimeSpan.Zero || PromoteTimeout < TimeSpan.FromSeconds(1))
         {
-            errors.Add("RpoBudget and CatchUpTimeout must not be negative, ConnectTimeout at least 100 ms, PromoteTimeout at least 1 s.");
+            errors.Add("RpoBudget and CatchUpTimeout must not be negative, ConnectTimeout and ProbeConnectTimeout at least 100 ms, PromoteTimeout at least 1 s.");
         }
 
         if (string.IsNullOrWhiteSpace(Database))

@@ -82,7 +82,7 @@ public sealed class PostgreSqlFailoverStrategy : IFencingFailoverStrategy, IHeal
             var node = _nodes[index];
             try
             {
-                var state = await ReadPrimaryStateAsync(node, cancellationToken, connectTimeout: null).ConfigureAwait(false);
+                var state = await ReadPrimaryStateAsync(node, cancellationToken, _options.ProbeConnectTimeout).ConfigureAwait(false);
                 if (state is null)
                 {
                     findings.Add($"{node}: standby");
@@ -504,7 +504,7 @@ public sealed class PostgreSqlFailoverStrategy : IFencingFailoverStrategy, IHeal
 
     private static async Task<NpgsqlConnection> OpenAsync(PostgreSqlConnectionOptions node, CancellationToken cancellationToken, TimeSpan? connectTimeout)
     {
-        var db = node.OpenConnection(node.MaintenanceDatabase);
+        var db = node.OpenConnection(node.MaintenanceDatabase, connectTimeout is { } limit ? Math.Clamp((int)Math.Ceiling(limit.TotalSeconds), 1, node.ConnectTimeoutSeconds) : null);
         try
         {
             if (connectTimeout is { } timeout)

@@ -17,7 +17,9 @@ public interface IFailoverStrategy
     /// <returns>Whether a failover can happen, and why (not).</returns>
     Task<FailoverCheck> CheckAsync(FailoverRequest request, CancellationToken cancellationToken = default);
 
-    /// <summary>Fails the component over: re-checks eligibility, fences, promotes, re-points clients.</summary>
+    /// <summary>Fails the component over: checks eligibility, fences, promotes, re-points clients. A refusal before
+    /// anything changed is a result whose only step is a failed step named <c>check</c> (callers report it as a
+    /// refusal, not a failed failover).</summary>
     /// <param name="request">Why, the data-loss budget and the caller's fencing token.</param>
     /// <param name="cancellationToken">Cancels the failover (a promotion already requested is not undone).</param>
     /// <returns>What happened, step by step.</returns>

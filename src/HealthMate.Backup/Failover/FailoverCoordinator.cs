@@ -254,19 +254,15 @@ internal sealed class FailoverCoordinator : BackgroundService, IFailoverCoordina
         }
 
         var request = new FailoverRequest { Reason = reason, RpoBudget = objective?.Rpo, DetectedAt = detectedAt, FencingToken = lease.FencingToken, IsDrill = isDrill, Manual = manual };
-        var check = await strategy.CheckAsync(request, cancellationToken).ConfigureAwait(false);
-        if (!check.CanFailOver)
-        {
-            // A long outage is re-decided every few seconds: audit a refusal when its reason changes, not each time.
-            var repeated = !manual && _lastRefusal.TryGetValue(component, out var last) && last == check.Reason;
-            _lastRefusal[component] = check.Reason;
-            return await FinishAsync(new FailoverDecision(component, FailoverOutcome.Refused, check.Reason, _time.GetUtcNow()), actor, audit: !repeated).ConfigureAwait(false);
-        }
-
-        _lastRefusal.TryRemove(component, out _);
-
         if (!manual && options.RequireApproval)
         {
+            // The person sees what the strategy found; the strategy checks again when it runs (things change while people think).
+            var check = await strategy.CheckAsync(request, cancellationToken).ConfigureAwait(false);
+            if (!check.CanFailOver)
+            {
+                return await RefuseAsync(component, check.Reason, actor, manual).ConfigureAwait(false);
+            }
+
             var answer = await _approvals.RequestAsync($"failover:{component}", $"fail {component} over ({reason}); {check.Reason}", options.ApprovalTimeout, cancellationToken).ConfigureAwait(false);
             if (!answer.Approved)
             {
@@ -278,6 +274,13 @@ internal sealed class FailoverCoordinator : BackgroundService, IFailoverCoordina
 
         await lease.EnsureHeldAsync(cancellationToken).ConfigureAwait(false);
         var result = await strategy.FailOverAsync(request, cancellationToken).ConfigureAwait(false);
+        if (!result.Succeeded && result.Steps is [{ Name: "check", Succeeded: false } refused])
+        {
+            // Refused by its own check before it changed anything: not a failed failover.
+            return await RefuseAsync(component, refused.Detail, actor, manual).ConfigureAwait(false);
+        }
+
+        _lastRefusal.TryRemove(component, out _);
         var record = new RecoveryRecord
         {
             Id = _records.NewId(),
@@ -299,6 +302,14 @@ internal sealed class FailoverCoordinator : BackgroundService, IFailoverCoordina
         await _records.AddAsync(record, CancellationToken.None).ConfigureAwait(false);
         var outcome = result.Succeeded ? FailoverOutcome.FailedOver : FailoverOutcome.Failed;
         return await FinishAsync(new FailoverDecision(component, outcome, result.Description, _time.GetUtcNow(), result, record), actor, audit: true).ConfigureAwait(false);
+    }
+
+    /// <summary>A refusal; a long outage is re-decided every few seconds, so it is audited when its reason changes, not each time.</summary>
+    private Task<FailoverDecision> RefuseAsync(string component, string reason, string actor, bool manual)
+    {
+        var repeated = !manual && _lastRefusal.TryGetValue(component, out var last) && last == reason;
+        _lastRefusal[component] = reason;
+        return FinishAsync(new FailoverDecision(component, FailoverOutcome.Refused, reason, _time.GetUtcNow()), actor, audit: !repeated);
     }
 
     private async Task<FailoverDecision> FinishAsync(FailoverDecision decision, string actor, bool audit)

@@ -122,7 +122,7 @@ public sealed class PostgreSqlFailoverTests
         host.Coordinator.Decided += (_, d) => decisions.Enqueue(d);
         await PostgresPair.WaitAsync(() => Task.FromResult(host.Monitor.GetStatus("database")?.State == ComponentState.Up), "the monitor to see the primary");
 
-        // Frozen for 3.5 s: a probe or two time out (2 s each), fewer than the three in a row that declare it down.
+        // Frozen for 3.5 s: a probe or two fail (each waits 1 s for the primary), fewer than the three in a row that declare it down.
         pair.SignalPrimary(freeze: true);
         try
         {
@@ -137,11 +137,47 @@ public sealed class PostgreSqlFailoverTests
         await PostgresPair.WaitAsync(() => Task.FromResult(host.Monitor.GetStatus("database")?.State == ComponentState.Up), "the primary to be up again");
         await Task.Delay(2000);
         var status = host.Monitor.GetStatus("database")!;
-        Assert.Contains(status.History, s => s.Status == ProbeStatus.Unhealthy && s.Description.Contains("no answer within 2 s", StringComparison.Ordinal));
+        Assert.Contains(status.History, s => s.Status == ProbeStatus.Unhealthy && s.Description.Contains("no writable primary", StringComparison.Ordinal));
         Assert.DoesNotContain(changes, c => c.Current == ComponentState.Down);
         Assert.Empty(decisions);
         Assert.True(await pair.ScalarAsync<bool>(pair.Standby, "SELECT pg_is_in_recovery()"));
         Assert.False(await pair.ScalarAsync<bool>(pair.Primary, "SELECT pg_is_in_recovery()"));
+    }
+
+    [Fact]
+    public async Task A_hung_primary_is_failed_over_and_fenced_when_it_wakes_up()
+    {
+        await using var pair = await PostgresPair.StartAsync();
+        var options = pair.FailoverOptions();
+        await using var host = await new DrHost(options).StartAsync();
+        var decided = new TaskCompletionSource<FailoverDecision>(TaskCreationOptions.RunContinuationsAsynchronously);
+        host.Coordinator.Decided += (_, d) => decided.TrySetResult(d);
+        await PostgresPair.WaitAsync(() => Task.FromResult(host.Monitor.GetStatus("database")?.State == ComponentState.Up), "the monitor to see the primary");
+
+        // The primary stops answering without closing anything (a hung host): every probe times out.
+        var frozenAt = DateTimeOffset.UtcNow;
+        pair.SignalPrimary(freeze: true);
+        FailoverDecision decision;
+        try
+        {
+            decision = await decided.Task.WaitAsync(TimeSpan.FromSeconds(60));
+        }
+        finally
+        {
+            pair.SignalPrimary(freeze: false);
+        }
+
+        Assert.True(decision.Outcome == FailoverOutcome.FailedOver, decision.Reason);
+        Assert.Equal(FencingOutcome.Unreachable, decision.Result!.Fencing);
+        Console.WriteLine($"hung primary: standby writable {(decision.Result.RestoredAt!.Value - frozenAt).TotalMilliseconds:0} ms after the freeze; down after {(decision.Record!.DetectedAt - frozenAt).TotalMilliseconds:0} ms; steps {string.Join(", ", decision.Result.Steps.Select(s => $"{s.Name} {s.Duration.TotalMilliseconds:0} ms"))}");
+        Assert.False(await pair.ScalarAsync<bool>(pair.Standby, "SELECT pg_is_in_recovery()"));
+
+        // Woken up, it is a primary again; the probe finds and fences it.
+        await PostgresPair.WaitAsync(async () => (await host.Monitor.ProbeNowAsync("database")).Last!.Description.Contains("came back as a primary and was fenced", StringComparison.Ordinal), "the woken primary to be fenced");
+        Assert.Equal("on", await pair.ScalarAsync<string>(pair.Primary, "SHOW default_transaction_read_only"));
+        await using var client = new NpgsqlConnection(options.ClientConnectionString("postgres", TargetSessionAttributes.ReadWrite));
+        await client.OpenAsync();
+        Assert.Equal(pair.Standby.Port, client.Port);
     }
 
     [Fact]
