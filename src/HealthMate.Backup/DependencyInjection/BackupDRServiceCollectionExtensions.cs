@@ -262,6 +262,7 @@ public static class BackupDRServiceCollectionExtensions
         services.AddOptions<BackupDROptions>().ValidateOnStart();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<BackupDROptions>, BackupDROptionsValidator>());
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<BackupDROptions>, StorageProviderRegisteredValidator>());
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<BackupDROptions>, FailoverComponentsValidator>());
         services.TryAddSingleton(TimeProvider.System);
         services.TryAddSingleton<ILoggerFactory, NullLoggerFactory>();
         services.TryAdd(ServiceDescriptor.Singleton(typeof(ILogger<>), typeof(Logger<>)));

@@ -252,6 +252,7 @@ public sealed class PlaybookEngineTests : IDisposable
             Assert.Contains("BackupDR:Playbooks:broken:Steps:x: a Hook step needs Hook.", error.Message, StringComparison.Ordinal);
             Assert.Contains("BackupDR:Monitor:Defaults: FailureWindow", error.Message, StringComparison.Ordinal);
             Assert.Contains("BackupDR:Failover:Components:database:Tier 'gold'", error.Message, StringComparison.Ordinal);
+            Assert.Contains("BackupDR:Failover:Components:database has no Hook and no registered strategy of that name (registered: none)", error.Message, StringComparison.Ordinal);
         }
         finally
         {

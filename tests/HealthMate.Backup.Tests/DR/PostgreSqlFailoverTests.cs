@@ -66,6 +66,8 @@ public sealed class PostgreSqlFailoverTests
 
         // The monitor sees the component up again, at the new primary.
         await PostgresPair.WaitAsync(() => Task.FromResult(host.Monitor.GetStatus("database")?.State == ComponentState.Up), "the component to come back up");
+        AssertNoSecret(pair, host, decision);
+
         // Someone starts the crashed old primary again: it comes back as a second primary, and is fenced within seconds.
         await pair.RestartPrimaryAsync();
         Assert.False(await pair.ScalarAsync<bool>(pair.Primary, "SELECT pg_is_in_recovery()"));
@@ -260,5 +262,21 @@ public sealed class PostgreSqlFailoverTests
         Assert.Equal(writer.Acknowledged.Count, count);
         Assert.Contains(writer.Acknowledged, a => a.Host == $"{pair.Standby.Host}:{pair.Standby.Port}");
         Assert.Contains(await host.Records.ListAuditAsync(DateTimeOffset.UtcNow.AddMinutes(-5)).ToListAsync(), a => a.Actor == "operator@example" && a.Outcome == "FailedOver");
+        AssertNoSecret(pair, host, decision);
+    }
+
+    /// <summary>The password reaches no record, no audit entry, no result and no probe answer.</summary>
+    private static void AssertNoSecret(PostgresPair pair, DrHost host, FailoverDecision decision)
+    {
+        var password = pair.Primary.Password!;
+        Assert.True(password.Length >= 16);
+        foreach (var file in Directory.EnumerateFiles(host.Host.Root, "*", SearchOption.AllDirectories))
+        {
+            Assert.DoesNotContain(password, File.ReadAllText(file), StringComparison.Ordinal);
+        }
+
+        Assert.DoesNotContain(password, System.Text.Json.JsonSerializer.Serialize(decision.Result), StringComparison.Ordinal);
+        Assert.DoesNotContain(password, System.Text.Json.JsonSerializer.Serialize(host.Monitor.GetStatus()), StringComparison.Ordinal);
+        Assert.DoesNotContain(password, host.Endpoints.Get("database")?.ToString() ?? string.Empty, StringComparison.Ordinal);
     }
 }
