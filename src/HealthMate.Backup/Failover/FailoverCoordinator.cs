@@ -139,6 +139,12 @@ internal sealed class FailoverCoordinator : BackgroundService, IFailoverCoordina
         }
 
         _monitor.StateChanged += OnStateChanged;
+        foreach (var status in _monitor.GetStatus().Where(s => s.State == ComponentState.Down))
+        {
+            // Down before this service listened: decide on it too.
+            _downs.Writer.TryWrite(new ComponentStateChange(status.Name, ComponentState.Suspect, ComponentState.Down, status.Since ?? _time.GetUtcNow(), status.FirstFailureAt, status.Last?.Description ?? "down"));
+        }
+
         try
         {
             await foreach (var down in _downs.Reader.ReadAllAsync(stoppingToken).ConfigureAwait(false))
