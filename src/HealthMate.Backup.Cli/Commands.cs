@@ -23,13 +23,19 @@ internal static class Commands
               archive one WAL file (archive_command = 'healthmate-backup wal-push %p --config FILE')
           healthmate-backup wal-fetch NAME DESTINATION [--config FILE] [--system-id ID]
               restore one WAL file (restore_command = 'healthmate-backup wal-fetch %f %p --config FILE')
+          healthmate-backup readiness [--config FILE]
+              the disaster-recovery readiness score and what lowers it (exit 3 when not ready)
+          healthmate-backup drill PLAYBOOK [--dry-run] [--actor NAME] [--config FILE]
+              run a playbook as a drill against the real systems (or explain it with --dry-run) and print its report;
+              the PostgreSQL failover comes from BackupDR:PostgreSql:Failover (Primary, Standbys)
         exit codes: 0 done, 1 not in the archive (wal-fetch), 2 usage, 3 failed (PostgreSQL retries a failed push)
         """;
 
     internal static async Task<int> RunAsync(string[] args, TextWriter output, TextWriter error, CancellationToken cancellationToken)
     {
         var positional = new List<string>();
-        string? config = null, systemId = null;
+        string? config = null, systemId = null, actor = null;
+        var dryRun = false;
         for (var i = 0; i < args.Length; i++)
         {
             switch (args[i])
@@ -39,6 +45,12 @@ internal static class Commands
                     break;
                 case "--system-id" when i + 1 < args.Length:
                     systemId = args[++i];
+                    break;
+                case "--actor" when i + 1 < args.Length:
+                    actor = args[++i];
+                    break;
+                case "--dry-run":
+                    dryRun = true;
                     break;
                 case "-h" or "--help":
                     await output.WriteLineAsync(UsageText).ConfigureAwait(false);
@@ -56,7 +68,8 @@ internal static class Commands
         }
 
         var command = positional.Count > 0 ? positional[0] : null;
-        if (command is not ("wal-push" or "wal-fetch") || (command == "wal-push" && positional.Count != 2) || (command == "wal-fetch" && positional.Count != 3))
+        var arguments = command switch { "wal-push" => 2, "wal-fetch" => 3, "readiness" => 1, "drill" => 2, _ => -1 };
+        if (arguments != positional.Count)
         {
             await error.WriteLineAsync(UsageText).ConfigureAwait(false);
             return Usage;
@@ -67,6 +80,16 @@ internal static class Commands
             var services = BuildServices(config);
             await using (services.ConfigureAwait(false))
             {
+                if (command == "readiness")
+                {
+                    return await DisasterRecoveryCommands.ReadinessAsync(services, output, cancellationToken).ConfigureAwait(false);
+                }
+
+                if (command == "drill")
+                {
+                    return await DisasterRecoveryCommands.DrillAsync(services, positional[1], dryRun, actor ?? Environment.UserName, output, cancellationToken).ConfigureAwait(false);
+                }
+
                 var archive = services.GetRequiredService<WalArchive>();
                 var options = new WalArchiveOptions { SystemIdentifier = systemId };
                 if (command == "wal-push")
@@ -106,7 +129,13 @@ internal static class Commands
             .AddEnvironmentVariables("HEALTHMATE_BACKUP_")
             .Build();
         var services = new ServiceCollection();
-        services.AddBackupDR(configuration.GetSection("BackupDR")).AddPostgreSql();
+        var builder = services.AddBackupDR(configuration.GetSection("BackupDR")).AddPostgreSql();
+        var failover = configuration.GetSection("BackupDR:PostgreSql:Failover");
+        if (failover.Exists())
+        {
+            builder.AddPostgreSqlFailover(failover.Bind);
+        }
+
         return services.BuildServiceProvider(new ServiceProviderOptions { ValidateOnBuild = true });
     }
 
