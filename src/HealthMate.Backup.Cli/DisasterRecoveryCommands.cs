@@ -46,7 +46,8 @@ internal static class DisasterRecoveryCommands
             }
         }
 
-        var objectives = report.RtoObjective is null ? "no objectives" : string.Create(CultureInfo.InvariantCulture, $"objectives RTO {report.RtoObjective.Value.TotalMinutes:0.#} min, RPO {report.RpoObjective?.TotalMinutes:0.#} min");
+        var rpoObjective = report.RpoObjective is { } rpoLimit ? string.Create(CultureInfo.InvariantCulture, $"RPO {rpoLimit.TotalMinutes:0.#} min") : "no RPO";
+        var objectives = report.RtoObjective is null ? "no objectives" : string.Create(CultureInfo.InvariantCulture, $"objectives RTO {report.RtoObjective.Value.TotalMinutes:0.#} min, {rpoObjective}");
         var achieved = report.Rto is null ? string.Empty : string.Create(CultureInfo.InvariantCulture, $"; achieved RTO {report.Rto.Value.TotalSeconds:0.###} s, RPO {(report.Rpo is { } rpo ? $"{rpo.TotalSeconds:0.###} s" : "not measured")}");
         await output.WriteLineAsync(string.Create(CultureInfo.InvariantCulture, $"{report.Outcome} in {report.Duration.TotalSeconds:0.###} s; {objectives}{achieved}")).ConfigureAwait(false);
         return report.Outcome == PlaybookOutcome.Succeeded ? Commands.Success : Commands.Failure;
