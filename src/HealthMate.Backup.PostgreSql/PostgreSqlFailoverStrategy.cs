@@ -202,6 +202,11 @@ public sealed class PostgreSqlFailoverStrategy : IFencingFailoverStrategy, IHeal
         var repointStarted = _time.GetUtcNow();
         Adopt(candidate.Index, $"{_nodes[oldPrimary]} failed over ({request.Reason})");
         steps.Add(new FailoverStep("re-point", repointStarted, _time.GetUtcNow() - repointStarted, true, $"{Name} now at {target.Host}:{target.Port}"));
+        if (_nodes.Count > 2)
+        {
+            steps.Add(await RepointStandbysAsync(candidate.Index, oldPrimary, cancellationToken).ConfigureAwait(false));
+        }
+
         return new FailoverResult
         {
             Succeeded = true,
@@ -320,6 +325,49 @@ public sealed class PostgreSqlFailoverStrategy : IFencingFailoverStrategy, IHeal
         data["lag_seconds"] = best.Lag.TotalSeconds;
         data["sync_state"] = best.SyncState ?? "unknown";
         return (new FailoverCheck(true, $"{chosen} is eligible: lag {best.Lag.TotalSeconds:0.###} s within {budget.TotalSeconds:0.#} s{(best.SyncState is null ? string.Empty : $", {best.SyncState} standby")}{(refusals.Count == 0 ? string.Empty : $" (others: {string.Join("; ", refusals)})")}", data), best);
+    }
+
+    /// <summary>
+    /// Points the other standbys at the new primary: their <c>primary_conninfo</c> keeps its user, password and options,
+    /// with the new primary's host and port (<c>ALTER SYSTEM</c>, reload; the WAL receiver reconnects and follows the new
+    /// timeline, <c>recovery_target_timeline = latest</c> being the default). Runs after the new primary takes writes, so
+    /// it never delays the recovery; a standby that cannot be re-pointed is named in the step.
+    /// </summary>
+    private async Task<FailoverStep> RepointStandbysAsync(int newPrimary, int oldPrimary, CancellationToken cancellationToken)
+    {
+        var started = _time.GetUtcNow();
+        var clock = Stopwatch.StartNew();
+        var target = _nodes[newPrimary];
+        var done = new List<string>();
+        var failed = new List<string>();
+        foreach (var index in Enumerable.Range(0, _nodes.Count).Where(i => i != newPrimary && i != oldPrimary))
+        {
+            var node = _nodes[index];
+            try
+            {
+                var db = await OpenAsync(node, cancellationToken, _options.ConnectTimeout).ConfigureAwait(false);
+                await using (db.ConfigureAwait(false))
+                {
+                    if (!await db.ScalarAsync<bool>("SELECT pg_is_in_recovery()", cancellationToken).ConfigureAwait(false))
+                    {
+                        failed.Add($"{node} is not a standby");
+                        continue;
+                    }
+
+                    var conninfo = await db.ScalarAsync<string>("SELECT current_setting('primary_conninfo')", cancellationToken).ConfigureAwait(false);
+                    var repointed = ConnInfo.WithHost(conninfo, target.Host, target.Port);
+                    await db.ExecuteAsync($"ALTER SYSTEM SET primary_conninfo = {ConnInfo.SqlLiteral(repointed)}; SELECT pg_reload_conf();", cancellationToken).ConfigureAwait(false);
+                    done.Add(node.ToString());
+                }
+            }
+            catch (Exception ex) when (IsConnectionFailure(ex, cancellationToken))
+            {
+                failed.Add($"{node}: {Describe(ex)}");
+            }
+        }
+
+        var detail = $"{(done.Count == 0 ? "no other standby re-pointed" : $"re-pointed {string.Join(", ", done)} at {target.Host}:{target.Port}")}{(failed.Count == 0 ? string.Empty : $"; not re-pointed: {string.Join("; ", failed)}")}";
+        return new FailoverStep("re-point-standbys", started, clock.Elapsed, failed.Count == 0, detail);
     }
 
     /// <summary>Stops a reachable primary taking writes; returns its WAL position after the fence.</summary>

@@ -114,6 +114,37 @@ public sealed class PostgreSqlFailoverTests
     }
 
     [Fact]
+    public async Task With_two_standbys_the_other_one_is_pointed_at_the_new_primary_and_can_take_over_next()
+    {
+        await using var pair = await PostgresPair.StartAsync(standbys: 2);
+        var second = pair.SecondStandby!;
+        await using var host = new DrHost(pair.FailoverOptions());
+        await pair.ExecuteAsync(pair.Primary, "CREATE TABLE t (x int); INSERT INTO t VALUES (1)");
+        await host.Monitor.ProbeNowAsync("database");
+        await pair.CrashPrimaryAsync();
+
+        var decision = await host.Coordinator.FailOverAsync("database", "primary crashed", "operator");
+        Assert.True(decision.Outcome == FailoverOutcome.FailedOver, decision.Reason);
+        var promoted = host.Strategy.CurrentPrimary;
+        var other = promoted.Port == pair.Standby.Port ? second : pair.Standby;
+        var repoint = decision.Result!.Steps.Single(s => s.Name == "re-point-standbys");
+        Assert.True(repoint.Succeeded, repoint.Detail);
+        Assert.Contains($"re-pointed {other} at {promoted.Host}:{promoted.Port}", repoint.Detail, StringComparison.Ordinal);
+        Assert.DoesNotContain(pair.Primary.Password!, repoint.Detail, StringComparison.Ordinal);
+
+        // The other standby streams from the new primary, on its timeline, and replays what it writes.
+        await PostgresPair.WaitAsync(async () => await pair.ScalarAsync<long>(promoted, "SELECT count(*) FROM pg_stat_replication WHERE state = 'streaming'") == 1, "the other standby to stream from the new primary");
+        await pair.ExecuteAsync(promoted, "INSERT INTO t VALUES (2)");
+        await PostgresPair.WaitAsync(async () => await pair.ScalarAsync<long>(other, "SELECT count(*) FROM t") == 2, "the other standby to replay the new primary's write");
+
+        // And it is the candidate for the next failover.
+        await host.Monitor.ProbeNowAsync("database");
+        var next = await host.Strategy.CheckAsync(new FailoverRequest { Reason = "what if" });
+        Assert.True(next.CanFailOver, next.Reason);
+        Assert.Equal(other.ToString(), next.Data["candidate"]);
+    }
+
+    [Fact]
     public async Task A_primary_that_is_only_slow_does_not_trigger_a_failover()
     {
         await using var pair = await PostgresPair.StartAsync();

@@ -14,6 +14,7 @@ internal sealed class PostgresPair : IAsyncDisposable
     private const string Prefix = "hm-pg-tests-pair-";
     private readonly string _primaryDirectory;
     private readonly string _standbyDirectory;
+    private string? _secondDirectory;
 
     private PostgresPair(string primaryDirectory, string standbyDirectory, PostgreSqlConnectionOptions primary, PostgreSqlConnectionOptions standby, string bin)
     {
@@ -28,14 +29,17 @@ internal sealed class PostgresPair : IAsyncDisposable
 
     internal PostgreSqlConnectionOptions Standby { get; }
 
+    /// <summary>Gets the second standby, when the pair was started with two.</summary>
+    internal PostgreSqlConnectionOptions? SecondStandby { get; private set; }
+
     internal string Bin { get; }
 
     internal string PrimaryData => Path.Combine(_primaryDirectory, "data");
 
     internal string StandbyData => Path.Combine(_standbyDirectory, "data");
 
-    /// <summary>Starts a primary and its standby, and waits until the standby streams.</summary>
-    internal static async Task<PostgresPair> StartAsync(bool synchronous = false)
+    /// <summary>Starts a primary and its standby (or two), and waits until they stream.</summary>
+    internal static async Task<PostgresPair> StartAsync(bool synchronous = false, int standbys = 1)
     {
         await ServiceScripts.ReapAbandonedAsync(Prefix, d => Script("stop", d));
         var primary = Claimed("primary");
@@ -45,12 +49,21 @@ internal sealed class PostgresPair : IAsyncDisposable
         await ServiceScripts.ClaimAsync(standby);
         await Script("standby", primary, standby);
         var pair = new PostgresPair(primary, standby, Read(primary), Read(standby), ReadEnv(primary)["HM_PG_BIN"]);
+        if (standbys == 2)
+        {
+            var second = Claimed("standby2");
+            pair._secondDirectory = second;
+            await ServiceScripts.ClaimAsync(second);
+            await Script("standby", primary, second);
+            pair.SecondStandby = Read(second);
+        }
+
         if (synchronous)
         {
             await pair.ExecuteAsync(pair.Primary, "ALTER SYSTEM SET synchronous_standby_names = '*'; SELECT pg_reload_conf();");
         }
 
-        await WaitAsync(async () => await pair.ScalarAsync<long>(pair.Primary, $"SELECT count(*) FROM pg_stat_replication WHERE state = 'streaming'{(synchronous ? " AND sync_state = 'sync'" : string.Empty)}") == 1, "the standby to stream");
+        await WaitAsync(async () => await pair.ScalarAsync<long>(pair.Primary, $"SELECT count(*) FROM pg_stat_replication WHERE state = 'streaming'{(synchronous ? " AND sync_state = 'sync'" : string.Empty)}") == standbys, "the standbys to stream");
         return pair;
     }
 
@@ -74,7 +87,7 @@ internal sealed class PostgresPair : IAsyncDisposable
 
     internal PostgreSqlFailoverOptions FailoverOptions(Action<PostgreSqlFailoverOptions>? configure = null)
     {
-        var options = new PostgreSqlFailoverOptions { Primary = Primary, Standbys = [Standby] };
+        var options = new PostgreSqlFailoverOptions { Primary = Primary, Standbys = SecondStandby is null ? [Standby] : [Standby, SecondStandby] };
         configure?.Invoke(options);
         return options;
     }
@@ -107,7 +120,7 @@ internal sealed class PostgresPair : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
-        foreach (var directory in new[] { _standbyDirectory, _primaryDirectory })
+        foreach (var directory in new[] { _secondDirectory, _standbyDirectory, _primaryDirectory }.OfType<string>())
         {
             var data = Path.Combine(directory, "data");
             if (File.Exists(Path.Combine(data, "postmaster.pid")))
