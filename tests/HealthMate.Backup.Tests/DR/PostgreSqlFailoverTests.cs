@@ -155,7 +155,7 @@ public sealed class PostgreSqlFailoverTests
         host.Coordinator.Decided += (_, d) => decisions.Enqueue(d);
         await PostgresPair.WaitAsync(() => Task.FromResult(host.Monitor.GetStatus("database")?.State == ComponentState.Up), "the monitor to see the primary");
 
-        // Frozen for 3.5 s: a probe or two fail (each waits 1 s for the primary), fewer than the three in a row that declare it down.
+        // Frozen until a probe has failed (it waits 1 s for the primary) and 1.2 s more: fewer than the three failures in a row that declare it down.
         pair.SignalPrimary(freeze: true);
         try
         {
