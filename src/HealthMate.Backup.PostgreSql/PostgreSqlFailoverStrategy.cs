@@ -23,6 +23,8 @@ namespace HealthMate.Backup.PostgreSql;
 /// </list>
 /// The probe (same name as the strategy) is healthy when the current primary answers and takes writes; when it does
 /// not, the other servers are asked, so a promotion done by another host is adopted.
+/// Fail over through <see cref="IFailoverCoordinator"/> (or a playbook), which holds the failover lease: calling
+/// <see cref="FailOverAsync"/> directly from two hosts at once is not protected against.
 /// </summary>
 public sealed class PostgreSqlFailoverStrategy : IFencingFailoverStrategy, IHealthProbe
 {

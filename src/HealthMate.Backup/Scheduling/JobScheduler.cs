@@ -108,13 +108,13 @@ internal sealed class JobScheduler : BackgroundService, IJobScheduler
                     return;
                 }
 
-                _nextRuns[job.Name] = next.Value;
                 var jitter = schedule.Jitter > TimeSpan.Zero ? TimeSpan.FromTicks((long)(Random.Shared.NextDouble() * schedule.Jitter.Ticks)) : TimeSpan.Zero;
                 var delay = next.Value - _time.GetUtcNow() + jitter;
-                if (delay > TimeSpan.Zero)
-                {
-                    await Task.Delay(delay, _time, stoppingToken).ConfigureAwait(false);
-                }
+                var wait = delay > TimeSpan.Zero ? Task.Delay(delay, _time, stoppingToken) : Task.CompletedTask;
+
+                // Published once the timer exists: whoever sees the next time (a test moving a fake clock) moves the clock the timer runs on.
+                _nextRuns[job.Name] = next.Value;
+                await wait.ConfigureAwait(false);
 
                 await RunOccurrenceAsync(job, schedule, t => cron.GetNextOccurrence(t, zone), next.Value, stoppingToken).ConfigureAwait(false);
 
