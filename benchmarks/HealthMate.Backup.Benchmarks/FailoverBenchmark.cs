@@ -65,6 +65,7 @@ internal static class FailoverBenchmark
             await ServiceScripts.RunAsync("bash", [script, "standby", primaryDir, standbyDir]);
             var primary = Read(primaryDir);
             var standby = Read(standbyDir);
+            var options = new PostgreSqlFailoverOptions { Primary = primary, Standbys = [standby] };
             var services = new ServiceCollection();
             services.AddBackupDR(o =>
             {
@@ -72,11 +73,7 @@ internal static class FailoverBenchmark
                 o.Encryption.Keys.Add(new HealthMate.Backup.Encryption.BackupKeyOptions { Id = "bench", Base64 = Convert.ToBase64String(System.Security.Cryptography.RandomNumberGenerator.GetBytes(32)) });
                 o.Monitor.Probes["backups"] = new MonitoredProbeOptions { Enabled = false };
                 o.Monitor.Probes["database"] = probe;
-            }).AddLocalStorage(l => l.Path = root).AddHealthMonitor().AddPostgreSqlFailover(o =>
-            {
-                o.Primary = primary;
-                o.Standbys = [standby];
-            });
+            }).AddLocalStorage(l => l.Path = root).AddHealthMonitor().AddPostgreSqlFailover(options);
             await using var provider = services.BuildServiceProvider();
             var hosted = provider.GetServices<IHostedService>().ToList();
             foreach (var service in hosted)
@@ -89,7 +86,6 @@ internal static class FailoverBenchmark
             monitor.StateChanged += (_, c) => downAt ??= c.Current == ComponentState.Down ? c.At : null;
             var decided = new TaskCompletionSource<FailoverDecision>(TaskCreationOptions.RunContinuationsAsynchronously);
             provider.GetRequiredService<IFailoverCoordinator>().Decided += (_, d) => decided.TrySetResult(d);
-            var options = new PostgreSqlFailoverOptions { Primary = primary, Standbys = [standby] };
             var connectionString = options.ClientConnectionString("postgres");
             await using (var setup = new NpgsqlConnection(connectionString))
             {

@@ -40,7 +40,14 @@ public sealed partial class PointInTimeRestore
     /// <exception cref="ArgumentException">The options are invalid.</exception>
     /// <exception cref="InvalidOperationException">The data directory is not empty or a cluster runs there, or no base backup fits.</exception>
     /// <exception cref="RecoveryTargetNotReachedException">The WAL archive ends before the target.</exception>
-    public async Task<PointInTimeRestoreResult> RestoreAsync(PointInTimeRestoreOptions options, CancellationToken cancellationToken = default)
+    public Task<PointInTimeRestoreResult> RestoreAsync(PointInTimeRestoreOptions options, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        return RestoreAsync(options, options.OutageStartedAt, options.IsDrill, cancellationToken);
+    }
+
+    /// <summary>Restores for a playbook run, whose outage start and drill flag the recovery record takes.</summary>
+    internal async Task<PointInTimeRestoreResult> RestoreAsync(PointInTimeRestoreOptions options, DateTimeOffset? outageStartedAt, bool isDrill, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(options);
         OptionsCheck.ThrowIfInvalid(options.Validate(), nameof(options));
@@ -75,7 +82,7 @@ public sealed partial class PointInTimeRestore
                 timeline,
                 options.Action,
                 _time.GetElapsedTime(started));
-            await RecordAsync(options, result, startedAt, newestPoint).ConfigureAwait(false);
+            await RecordAsync(options, result, outageStartedAt ?? startedAt, isDrill, startedAt, newestPoint).ConfigureAwait(false);
             return result;
         }
         catch (Exception) when (running)
@@ -88,14 +95,13 @@ public sealed partial class PointInTimeRestore
 
     /// <summary>Stores the restore's measured RTO (outage start to a server at its target) and, for a restore to the end
     /// of the archive, its RPO (outage start minus the newest archived WAL). A storage failure here does not fail the restore.</summary>
-    private async Task RecordAsync(PointInTimeRestoreOptions options, PointInTimeRestoreResult result, DateTimeOffset startedAt, DateTimeOffset? newestPoint)
+    private async Task RecordAsync(PointInTimeRestoreOptions options, PointInTimeRestoreResult result, DateTimeOffset outage, bool isDrill, DateTimeOffset startedAt, DateTimeOffset? newestPoint)
     {
         if (_records is null)
         {
             return;
         }
 
-        var outage = options.OutageStartedAt ?? startedAt;
         var restoredAt = _time.GetUtcNow();
         var objective = _records.Objective(options.Tier);
         try
@@ -105,7 +111,7 @@ public sealed partial class PointInTimeRestore
                 Id = BackupId.New(_time),
                 Kind = Recovery.RecoveryKind.Restore,
                 Name = options.BackupKind,
-                IsDrill = options.IsDrill,
+                IsDrill = isDrill,
                 Tier = options.Tier,
                 OutageStartedAt = outage,
                 DetectedAt = startedAt,

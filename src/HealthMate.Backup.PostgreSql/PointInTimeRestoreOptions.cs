@@ -64,33 +64,6 @@ public sealed class PointInTimeRestoreOptions
     /// <summary>Gets extra settings for the restored server's postgresql.auto.conf (name to raw value, quoted as needed).</summary>
     public IDictionary<string, string> Settings { get; } = new Dictionary<string, string>(StringComparer.Ordinal);
 
-    /// <summary>A copy for one run of a playbook: its outage start and drill flag.</summary>
-    internal PointInTimeRestoreOptions ForRun(DateTimeOffset outageStartedAt, bool isDrill)
-    {
-        var copy = new PointInTimeRestoreOptions
-        {
-            DataDirectory = DataDirectory,
-            Target = Target,
-            Action = Action,
-            BackupId = BackupId,
-            BackupKind = BackupKind,
-            RestoreCommand = RestoreCommand,
-            Port = Port,
-            ServerUser = ServerUser,
-            Connection = Connection,
-            Timeout = Timeout,
-            Tier = Tier,
-            OutageStartedAt = outageStartedAt,
-            IsDrill = isDrill,
-        };
-        foreach (var (name, value) in Settings)
-        {
-            copy.Settings[name] = value;
-        }
-
-        return copy;
-    }
-
     /// <summary>Lists what is wrong with these options.</summary>
     /// <returns>One message per problem; empty when valid.</returns>
     public IReadOnlyList<string> Validate()

@@ -99,7 +99,19 @@ public static class PostgreSqlBackupDRBuilderExtensions
         ArgumentNullException.ThrowIfNull(configure);
         var options = new PostgreSqlFailoverOptions();
         configure(options);
-        OptionsCheck.ThrowIfInvalid(options.Validate(), nameof(configure));
+        return builder.AddPostgreSqlFailover(options);
+    }
+
+    /// <summary>Adds a PostgreSQL primary/standby failover strategy and its probe from options already made (the same
+    /// options give the application its <see cref="PostgreSqlFailoverOptions.ClientConnectionString"/>).</summary>
+    /// <param name="builder">The builder.</param>
+    /// <param name="options">The primary, the standbys and the limits; validated here.</param>
+    /// <returns>The same builder.</returns>
+    public static IBackupDRBuilder AddPostgreSqlFailover(this IBackupDRBuilder builder, PostgreSqlFailoverOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        ArgumentNullException.ThrowIfNull(options);
+        OptionsCheck.ThrowIfInvalid(options.Validate(), nameof(options));
         var key = options.Name;
         builder.Services.AddKeyedSingleton(key, (sp, _) => new PostgreSqlFailoverStrategy(options, sp.GetService<HealthMate.Backup.Failover.IEndpointRegistry>(), sp.GetService<TimeProvider>()));
         builder.Services.AddSingleton<HealthMate.Backup.Failover.IFailoverStrategy>(sp => sp.GetRequiredKeyedService<PostgreSqlFailoverStrategy>(key));

@@ -166,7 +166,7 @@ public sealed class PostgreSqlFailoverStrategy : IFencingFailoverStrategy, IHeal
 
         if (!check.CanFailOver || candidate is null)
         {
-            return new FailoverResult { Succeeded = false, Description = $"not failed over: {check.Reason}", Steps = steps, Data = data };
+            return new FailoverResult { Succeeded = false, Refused = true, Description = $"not failed over: {check.Reason}", Steps = steps, Data = data };
         }
 
         var (fence, fencing, fencedLsn) = await FenceCoreAsync(oldPrimary, cancellationToken).ConfigureAwait(false);

@@ -44,7 +44,7 @@ public sealed class PostgreSqlRegionRestoreStep : IPlaybookStep
         ArgumentNullException.ThrowIfNull(context);
         var source = _recoveryPoints.FirstOrDefault(p => p.Kind == _options.BackupKind);
         var newest = source is null ? null : await source.GetLatestAsync(cancellationToken).ConfigureAwait(false);
-        var result = await _restore.RestoreAsync(_options.ForRun(context.DetectedAt, context.IsDrill), cancellationToken).ConfigureAwait(false);
+        var result = await _restore.RestoreAsync(_options, context.DetectedAt, context.IsDrill, cancellationToken).ConfigureAwait(false);
         var data = new Dictionary<string, object>(StringComparer.Ordinal)
         {
             ["backup_id"] = result.BackupId,

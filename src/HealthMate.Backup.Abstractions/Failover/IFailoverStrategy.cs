@@ -18,8 +18,8 @@ public interface IFailoverStrategy
     Task<FailoverCheck> CheckAsync(FailoverRequest request, CancellationToken cancellationToken = default);
 
     /// <summary>Fails the component over: checks eligibility, fences, promotes, re-points clients. A refusal before
-    /// anything changed is a result whose only step is a failed step named <c>check</c> (callers report it as a
-    /// refusal, not a failed failover).</summary>
+    /// anything changed is a result with <see cref="FailoverResult.Refused"/> set (callers report it as a refusal, not
+    /// a failed failover).</summary>
     /// <param name="request">Why, the data-loss budget and the caller's fencing token.</param>
     /// <param name="cancellationToken">Cancels the failover (a promotion already requested is not undone).</param>
     /// <returns>What happened, step by step.</returns>
@@ -94,6 +94,9 @@ public sealed record FailoverResult
 {
     /// <summary>Gets whether the component was failed over and accepts work again.</summary>
     public required bool Succeeded { get; init; }
+
+    /// <summary>Gets whether the strategy refused before changing anything (no eligible standby, a check hook said no).</summary>
+    public bool Refused { get; init; }
 
     /// <summary>Gets one line for people: what happened or why it did not.</summary>
     public required string Description { get; init; }

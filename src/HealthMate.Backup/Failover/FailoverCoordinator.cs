@@ -104,9 +104,7 @@ internal sealed class FailoverCoordinator : BackgroundService, IFailoverCoordina
         }
 
         _monitor = (IHealthMonitor?)services.GetService(typeof(IHealthMonitor));
-        _leases = _options.Lease == FailoverLeaseKind.Registered
-            ? (ILeaseProvider?)services.GetService(typeof(ILeaseProvider)) ?? throw new InvalidOperationException("BackupDR:Failover:Lease is Registered but no ILeaseProvider is registered (for PostgreSQL: AddPostgreSqlLease()).")
-            : new StorageLeaseProvider(environment.Storage, environment.Options.Storage.Prefix, _time);
+        _leases = _options.Lease == FailoverLeaseKind.Registered ? LeaseProviders.Registered(services, "Failover:Lease") : LeaseProviders.Storage(environment);
         _records = records;
         _approvals = approvals;
     }
@@ -280,10 +278,10 @@ internal sealed class FailoverCoordinator : BackgroundService, IFailoverCoordina
 
         await lease.EnsureHeldAsync(cancellationToken).ConfigureAwait(false);
         var result = await strategy.FailOverAsync(request, cancellationToken).ConfigureAwait(false);
-        if (!result.Succeeded && result.Steps is [{ Name: "check", Succeeded: false } refused])
+        if (result.Refused)
         {
             // Refused by its own check before it changed anything: not a failed failover.
-            return await RefuseAsync(component, refused.Detail, actor, manual).ConfigureAwait(false);
+            return await RefuseAsync(component, result.Steps.LastOrDefault()?.Detail ?? result.Description, actor, manual).ConfigureAwait(false);
         }
 
         _lastRefusal.TryRemove(component, out _);

@@ -62,7 +62,7 @@ public sealed class HookFailoverStrategy : IFailoverStrategy
             steps.Add(new FailoverStep("check", startedAt, _time.GetUtcNow() - startedAt, check.CanFailOver, check.Reason));
             if (!check.CanFailOver)
             {
-                return new FailoverResult { Succeeded = false, Description = $"check hook refused: {check.Reason}", Steps = steps };
+                return new FailoverResult { Succeeded = false, Refused = true, Description = $"check hook refused: {check.Reason}", Steps = steps };
             }
         }
 

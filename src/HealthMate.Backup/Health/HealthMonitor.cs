@@ -166,32 +166,7 @@ public sealed class HealthMonitor : BackgroundService, IHealthMonitor
     {
         var startedAt = _time.GetUtcNow();
         var clock = Stopwatch.StartNew();
-        ProbeResult result;
-        using (var timeout = new CancellationTokenSource(tracked.Settings.Timeout, _time))
-        using (var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timeout.Token))
-        {
-            try
-            {
-                result = await tracked.Probe.ProbeAsync(linked.Token).ConfigureAwait(false);
-            }
-            catch (Exception) when (timeout.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
-            {
-                // Whatever a cancelled probe throws (a driver wraps the cancellation in its own exception), it missed its deadline.
-                result = new ProbeResult(ProbeStatus.Unhealthy, $"no answer within {tracked.Settings.Timeout.TotalSeconds:0.###} s", clock.Elapsed, new Dictionary<string, object>());
-            }
-            catch (Exception ex) when (ex is not OperationCanceledException)
-            {
-                Log.ProbeThrew(_logger, tracked.Name, ex);
-                result = new ProbeResult(ProbeStatus.Unhealthy, $"probe failed: {ex.GetType().Name}", clock.Elapsed, new Dictionary<string, object>(), ex);
-            }
-        }
-
-        // A probe that answers after its timeout fired (it ignored cancellation) still failed its deadline.
-        if (clock.Elapsed > tracked.Settings.Timeout && result.Status != ProbeStatus.Unhealthy)
-        {
-            result = result with { Status = ProbeStatus.Unhealthy, Description = $"answered after {clock.Elapsed.TotalSeconds:0.###} s, over the {tracked.Settings.Timeout.TotalSeconds:0.###} s timeout: {result.Description}" };
-        }
-
+        var result = await ProbeRunner.RunAsync(tracked.Probe, tracked.Settings.Timeout, _time, ex => Log.ProbeThrew(_logger, tracked.Name, ex), cancellationToken).ConfigureAwait(false);
         ProbeDuration.Record(clock.Elapsed.TotalSeconds, new KeyValuePair<string, object?>("probe", tracked.Name), new KeyValuePair<string, object?>("status", result.Status.ToString().ToLowerInvariant()));
         var change = tracked.Apply(startedAt, result, _options.HistorySize, _time.GetUtcNow());
         if (change is not null)

@@ -133,7 +133,7 @@ internal sealed class WaitHealthyStep(string name, IReadOnlyList<string>? probes
             {
                 foreach (var probe in pending.Values.ToList())
                 {
-                    var result = await probe.ProbeAsync(cancellationToken).ConfigureAwait(false);
+                    var result = await Probes.RunAsync(context, probe, cancellationToken).ConfigureAwait(false);
                     last[probe.Name] = $"{probe.Name}: {result.Status}, {result.Description}";
                     // Degraded still serves (a promoted primary without a standby yet): only unhealthy keeps waiting.
                     if (result.Status != ProbeStatus.Unhealthy)
@@ -171,7 +171,7 @@ internal sealed class IdentifyFailureStep(string name, IReadOnlyList<string>? pr
         var healthy = new List<string>();
         foreach (var probe in Probes.Select(context, probes))
         {
-            var result = await probe.ProbeAsync(cancellationToken).ConfigureAwait(false);
+            var result = await Probes.RunAsync(context, probe, cancellationToken).ConfigureAwait(false);
             (result.Status == ProbeStatus.Healthy ? healthy : failing).Add($"{probe.Name} ({result.Status}: {result.Description})");
         }
 
@@ -201,7 +201,7 @@ internal sealed class MonitorStep(string name, IReadOnlyList<string>? probes, Ti
             rounds++;
             foreach (var probe in list)
             {
-                var result = await probe.ProbeAsync(cancellationToken).ConfigureAwait(false);
+                var result = await Probes.RunAsync(context, probe, cancellationToken).ConfigureAwait(false);
                 slowest = result.Duration > slowest ? result.Duration : slowest;
                 failures[probe.Name] = result.Status == ProbeStatus.Unhealthy ? failures[probe.Name] + 1 : 0;
                 if (failures[probe.Name] >= 2)
@@ -233,6 +233,13 @@ internal sealed class ServiceStep(string name, string key) : IPlaybookStep
 
 internal static class Probes
 {
+    /// <summary>Runs a probe with the deadline the monitor gives it (<c>BackupDR:Monitor</c>), so one hung probe cannot use up a step.</summary>
+    internal static Task<ProbeResult> RunAsync(PlaybookStepContext context, IHealthProbe probe, CancellationToken cancellationToken)
+    {
+        var monitor = context.Services.GetRequiredService<Microsoft.Extensions.Options.IOptions<BackupDROptions>>().Value.Monitor;
+        return ProbeRunner.RunAsync(probe, monitor.Resolve(probe.Name).Timeout, context.Services.GetService<TimeProvider>() ?? TimeProvider.System, null, cancellationToken);
+    }
+
     /// <summary>The named probes, or every registered probe but the expensive <c>backups</c> one.</summary>
     internal static List<IHealthProbe> Select(PlaybookStepContext context, IReadOnlyList<string>? names)
     {

@@ -95,7 +95,8 @@ public interface IReadiness
 /// the gauge <c>healthmate.backup.readiness.score</c>.</summary>
 internal sealed class Readiness(BackupEnvironment environment, IBackupHealth backupHealth, IRecoveryRecords records, IServiceProvider services) : IReadiness
 {
-    private static readonly TimeSpan ProbeTimeout = TimeSpan.FromSeconds(5);
+    /// <summary>How long a strategy's eligibility check may take.</summary>
+    private static readonly TimeSpan CheckTimeout = TimeSpan.FromSeconds(5);
     private static ReadinessReport? s_last;
 
     static Readiness() =>
@@ -159,7 +160,7 @@ internal sealed class Readiness(BackupEnvironment environment, IBackupHealth bac
         foreach (var component in coordinator.Components)
         {
             using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-            deadline.CancelAfter(ProbeTimeout);
+            deadline.CancelAfter(CheckTimeout);
             try
             {
                 var check = await coordinator.CheckAsync(component, deadline.Token).ConfigureAwait(false);
@@ -167,7 +168,7 @@ internal sealed class Readiness(BackupEnvironment environment, IBackupHealth bac
             }
             catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
             {
-                answers.Add((false, $"{component}: the check did not answer within {ProbeTimeout.TotalSeconds:0} s"));
+                answers.Add((false, $"{component}: the check did not answer within {CheckTimeout.TotalSeconds:0} s"));
             }
         }
 
@@ -195,17 +196,7 @@ internal sealed class Readiness(BackupEnvironment environment, IBackupHealth bac
                 continue;
             }
 
-            using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-            deadline.CancelAfter(ProbeTimeout);
-            ProbeResult result;
-            try
-            {
-                result = await probe.ProbeAsync(deadline.Token).ConfigureAwait(false);
-            }
-            catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
-            {
-                result = new ProbeResult(ProbeStatus.Unhealthy, $"no answer within {ProbeTimeout.TotalSeconds:0} s", ProbeTimeout, new Dictionary<string, object>());
-            }
+            var result = await ProbeRunner.RunAsync(probe, settings.Timeout, environment.TimeProvider, null, cancellationToken).ConfigureAwait(false);
 
             scores.Add((result.Status switch { ProbeStatus.Healthy => 1.0, ProbeStatus.Degraded => 0.5, _ => 0.0 }, $"{probe.Name}: {result.Status}, {result.Description}"));
         }

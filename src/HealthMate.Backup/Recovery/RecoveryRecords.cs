@@ -55,6 +55,10 @@ public interface IRecoveryRecords
 /// <summary>The records in storage: <c>dr/recoveries/</c>, <c>dr/runs/</c> and <c>audit/</c>.</summary>
 internal sealed class RecoveryRecords : IRecoveryRecords
 {
+    private const string RecoveriesFolder = "dr/recoveries/";
+    private const string RunsFolder = "dr/runs/";
+    private const string AuditFolder = "audit/";
+
     private readonly BackupEnvironment _environment;
     private readonly SealedRecords<RecoveryRecord> _recoveries;
     private readonly SealedRecords<AuditRecord> _audit;
@@ -63,19 +67,19 @@ internal sealed class RecoveryRecords : IRecoveryRecords
     public RecoveryRecords(BackupEnvironment environment)
     {
         _environment = environment;
-        _recoveries = new(environment, "dr/recoveries/", new EnvelopeKind("healthmate-backup-recovery", "recovery", KeyDerivation.DrRecordMacKeyInfo), RecoveryJsonContext.Default.RecoveryRecord);
-        _audit = new(environment, "audit/", new EnvelopeKind("healthmate-backup-audit", "entry", KeyDerivation.DrRecordMacKeyInfo), RecoveryJsonContext.Default.AuditRecord);
-        _runs = new(environment, "dr/runs/", new EnvelopeKind("healthmate-backup-playbook-run", "run", KeyDerivation.DrRecordMacKeyInfo), RecoveryJsonContext.Default.PlaybookRunReport);
+        _recoveries = new(environment, new EnvelopeKind("healthmate-backup-recovery", "recovery", KeyDerivation.DrRecordMacKeyInfo), RecoveryJsonContext.Default.RecoveryRecord);
+        _audit = new(environment, new EnvelopeKind("healthmate-backup-audit", "entry", KeyDerivation.DrRecordMacKeyInfo), RecoveryJsonContext.Default.AuditRecord);
+        _runs = new(environment, new EnvelopeKind("healthmate-backup-playbook-run", "run", KeyDerivation.DrRecordMacKeyInfo), RecoveryJsonContext.Default.PlaybookRunReport);
     }
 
     public Task AddAsync(RecoveryRecord record, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(record);
         BackupId.Validate(record.Id, nameof(record));
-        return _recoveries.AddAsync(record.Id, record, cancellationToken);
+        return _recoveries.AddAsync($"{RecoveriesFolder}{record.Id}.json", record, cancellationToken);
     }
 
-    public IAsyncEnumerable<RecoveryRecord> ListAsync(DateTimeOffset since, CancellationToken cancellationToken = default) => _recoveries.ListAsync(since, cancellationToken);
+    public IAsyncEnumerable<RecoveryRecord> ListAsync(DateTimeOffset since, CancellationToken cancellationToken = default) => _recoveries.ListAsync(RecoveriesFolder, since, cancellationToken);
 
     public async Task<RecoveryComplianceReport> GetComplianceReportAsync(DateTimeOffset since, CancellationToken cancellationToken = default)
     {
@@ -107,14 +111,14 @@ internal sealed class RecoveryRecords : IRecoveryRecords
     {
         ArgumentNullException.ThrowIfNull(record);
         BackupId.Validate(record.Id, nameof(record));
-        return _audit.AddAsync(record.Id, record, cancellationToken);
+        return _audit.AddAsync($"{AuditFolder}{record.Id}.json", record, cancellationToken);
     }
 
-    public IAsyncEnumerable<AuditRecord> ListAuditAsync(DateTimeOffset since, CancellationToken cancellationToken = default) => _audit.ListAsync(since, cancellationToken);
+    public IAsyncEnumerable<AuditRecord> ListAuditAsync(DateTimeOffset since, CancellationToken cancellationToken = default) => _audit.ListAsync(AuditFolder, since, cancellationToken);
 
-    public IAsyncEnumerable<PlaybookRunReport> ListRunsAsync(DateTimeOffset since, CancellationToken cancellationToken = default) => _runs.ListAsync(since, cancellationToken);
+    public IAsyncEnumerable<PlaybookRunReport> ListRunsAsync(DateTimeOffset since, CancellationToken cancellationToken = default) => _runs.ListAsync(RunsFolder, since, cancellationToken);
 
-    internal Task AddRunAsync(PlaybookRunReport report, CancellationToken cancellationToken) => _runs.AddAsync(report.RunId, report, cancellationToken);
+    internal Task AddRunAsync(PlaybookRunReport report, CancellationToken cancellationToken) => _runs.AddAsync($"{RunsFolder}{report.RunId}.json", report, cancellationToken);
 
     public RecoveryObjective? Objective(string? tier) =>
         tier is not null && _environment.Options.Objectives.Tiers.TryGetValue(tier, out var objective) ? objective : null;

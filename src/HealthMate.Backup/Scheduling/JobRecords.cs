@@ -1,5 +1,4 @@
 using System.Runtime.CompilerServices;
-using System.Text.Json;
 using HealthMate.Backup.Catalog;
 using HealthMate.Backup.Encryption;
 using HealthMate.Backup.Pipeline;
@@ -27,65 +26,37 @@ public interface IJobRecords
 /// <summary>Job run records as authenticated JSON (their own envelope and HMAC key).</summary>
 internal sealed class JobRecords(BackupEnvironment environment) : IJobRecords
 {
-    private static readonly EnvelopeKind Envelope = new("healthmate-backup-job-run", "run", KeyDerivation.JobRecordMacKeyInfo);
+    private readonly SealedRecords<JobRun> _records = new(environment, new EnvelopeKind("healthmate-backup-job-run", "run", KeyDerivation.JobRecordMacKeyInfo), JobRunJsonContext.Default.JobRun);
 
-    internal string JobsPrefix => environment.Layout.Prefix + "jobs/";
+    internal string JobsPrefix => environment.Layout.Prefix + JobsFolder;
+
+    private const string JobsFolder = "jobs/";
 
     public async Task<JobRun?> GetLastAsync(string job, CancellationToken cancellationToken = default)
     {
         ValidateName(job);
-        var key = $"{JobsPrefix}{job}/last.json";
-        try
-        {
-            return Read(await environment.Storage.ReadSmallAsync(key, SmallObjects.MaxDocumentSize, cancellationToken).ConfigureAwait(false), key, job);
-        }
-        catch (StorageObjectNotFoundException)
-        {
-            return null;
-        }
+        var key = $"{JobsFolder}{job}/last.json";
+        return Checked(await _records.ReadAsync(key, cancellationToken).ConfigureAwait(false), environment.Layout.Prefix + key, job);
     }
 
     public async IAsyncEnumerable<JobRun> ListAsync(string job, DateTimeOffset since, [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
         ValidateName(job);
-        var prefix = $"{JobsPrefix}{job}/runs/";
-        var sinceId = BackupId.TimePrefix(since);
-        var keys = new List<string>();
-        await foreach (var item in environment.Storage.ListAsync(prefix, cancellationToken).ConfigureAwait(false))
+        var folder = $"{JobsFolder}{job}/runs/";
+        await foreach (var run in _records.ListAsync(folder, since, cancellationToken).ConfigureAwait(false))
         {
-            var name = item.Key[prefix.Length..];
-            if (name.EndsWith(".json", StringComparison.Ordinal) && BackupId.IsValid(name[..^5]) && string.CompareOrdinal(name, sinceId) >= 0)
-            {
-                keys.Add(item.Key);
-            }
-        }
-
-        keys.Sort(StringComparer.Ordinal);
-        foreach (var key in keys)
-        {
-            JobRun run;
-            try
-            {
-                run = Read(await environment.Storage.ReadSmallAsync(key, SmallObjects.MaxDocumentSize, cancellationToken).ConfigureAwait(false), key, job);
-            }
-            catch (StorageObjectNotFoundException)
-            {
-                continue;
-            }
-
-            yield return run;
+            yield return Checked(run, $"{environment.Layout.Prefix}{folder}{run.RunId}.json", job)!;
         }
     }
 
     /// <summary>Stores a run: its own record (never replaced), then the job's newest-run pointer.</summary>
     internal async Task AddAsync(JobRun run, CancellationToken cancellationToken)
     {
-        var bytes = ManifestSerializer.Seal(JsonSerializer.SerializeToUtf8Bytes(run, JobRunJsonContext.Default.JobRun), environment.KeyRing, Envelope);
-        await environment.Storage.PutIfAbsentAsync($"{JobsPrefix}{run.Job}/runs/{run.RunId}.json", bytes, cancellationToken).ConfigureAwait(false);
+        await _records.AddAsync($"{JobsFolder}{run.Job}/runs/{run.RunId}.json", run, cancellationToken).ConfigureAwait(false);
         var writer = await environment.Storage.OpenWriteAsync($"{JobsPrefix}{run.Job}/last.json", new StorageWriteOptions { Overwrite = true }, cancellationToken).ConfigureAwait(false);
         await using (writer.ConfigureAwait(false))
         {
-            await writer.WriteAsync(bytes, cancellationToken).ConfigureAwait(false);
+            await writer.WriteAsync(_records.Seal(run), cancellationToken).ConfigureAwait(false);
             await writer.CommitAsync(cancellationToken).ConfigureAwait(false);
         }
     }
@@ -121,19 +92,7 @@ internal sealed class JobRecords(BackupEnvironment environment) : IJobRecords
         }
     }
 
-    private JobRun Read(byte[] bytes, string key, string job)
-    {
-        var body = ManifestSerializer.Open(bytes, environment.KeyRing, key, Envelope);
-        JobRun run;
-        try
-        {
-            run = JsonSerializer.Deserialize(body, JobRunJsonContext.Default.JobRun) ?? throw new BackupFormatException($"Job record '{key}' is empty.");
-        }
-        catch (JsonException ex)
-        {
-            throw new BackupFormatException($"Job record '{key}' is authentic but cannot be read by this version: {ex.Message}", ex);
-        }
-
-        return run.Job == job ? run : throw new ManifestAuthenticationException(key, $"it records job '{run.Job}' but is stored under '{job}'");
-    }
+    /// <summary>An authentic record stored under another job's name is refused (a moved or copied record).</summary>
+    private static JobRun? Checked(JobRun? run, string key, string job) =>
+        run is null || run.Job == job ? run : throw new ManifestAuthenticationException(key, $"it records job '{run.Job}' but is stored under '{job}'");
 }

@@ -46,9 +46,8 @@ internal sealed class JobScheduler : BackgroundService, IJobScheduler
         _logger = environment.LoggerFactory.CreateLogger<JobScheduler>();
         _leases = _options.Lease switch
         {
-            JobLeaseKind.Storage => new StorageLeaseProvider(environment.Storage, environment.Options.Storage.Prefix, _time),
-            JobLeaseKind.Registered => (ILeaseProvider?)services.GetService(typeof(ILeaseProvider))
-                ?? throw new InvalidOperationException("BackupDR:Schedules:Lease is Registered but no ILeaseProvider is registered (for PostgreSQL: AddPostgreSqlLease())."),
+            JobLeaseKind.Storage => LeaseProviders.Storage(environment),
+            JobLeaseKind.Registered => LeaseProviders.Registered(services, "Schedules:Lease"),
             _ => null,
         };
     }

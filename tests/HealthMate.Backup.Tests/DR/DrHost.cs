@@ -36,15 +36,7 @@ internal sealed class DrHost : IAsyncDisposable
                 var builder = s.AddBackupDR().AddHealthMonitor();
                 if (failover is not null)
                 {
-                    builder.AddPostgreSqlFailover(o =>
-                    {
-                        o.Name = failover.Name;
-                        o.Primary = failover.Primary;
-                        o.Standbys = failover.Standbys;
-                        o.RpoBudget = failover.RpoBudget;
-                        o.RequireSynchronous = failover.RequireSynchronous;
-                        o.ConnectTimeout = failover.ConnectTimeout;
-                    });
+                    builder.AddPostgreSqlFailover(failover);
                 }
 
                 services?.Invoke(s);
