@@ -27,20 +27,27 @@ public sealed class PostgresFixture : IAsyncLifetime
             Directory.CreateDirectory(_ownedDirectory);
             await ServiceScripts.ClaimAsync(_ownedDirectory);
             await RunScriptAsync("start", _ownedDirectory);
-            settings = File.ReadAllLines(Path.Combine(_ownedDirectory, "env")).Select(l => l.Split('=', 2)).ToDictionary(p => p[0], p => p[1], StringComparer.Ordinal);
+            settings = ReadEnvFile(_ownedDirectory);
         }
 
         BinDirectory = settings["HM_PG_BIN"];
-        Connection = new PostgreSqlConnectionOptions
-        {
-            Host = settings["HM_PG_HOST"],
-            Port = int.Parse(settings["HM_PG_PORT"], System.Globalization.CultureInfo.InvariantCulture),
-            Username = settings["HM_PG_USER"],
-            Password = settings["HM_PG_PASSWORD"],
-            SslMode = "disable",
-            ToolsDirectory = BinDirectory,
-        };
+        Connection = ConnectionFrom(settings);
     }
+
+    /// <summary>The <c>env</c> file scripts/postgres.sh writes into a cluster's folder.</summary>
+    internal static Dictionary<string, string> ReadEnvFile(string directory) =>
+        File.ReadAllLines(Path.Combine(directory, "env")).Select(l => l.Split('=', 2)).ToDictionary(p => p[0], p => p[1], StringComparer.Ordinal);
+
+    /// <summary>The connection those settings describe.</summary>
+    internal static PostgreSqlConnectionOptions ConnectionFrom(IReadOnlyDictionary<string, string> settings) => new()
+    {
+        Host = settings["HM_PG_HOST"],
+        Port = int.Parse(settings["HM_PG_PORT"], System.Globalization.CultureInfo.InvariantCulture),
+        Username = settings["HM_PG_USER"],
+        Password = settings["HM_PG_PASSWORD"],
+        SslMode = "disable",
+        ToolsDirectory = settings["HM_PG_BIN"],
+    };
 
     public async Task DisposeAsync()
     {
@@ -75,8 +82,7 @@ public sealed class PostgresFixture : IAsyncLifetime
             Directory.Delete(primary, recursive: true);
         }
 
-        var port = File.ReadAllLines(Path.Combine(directory, "env")).Single(l => l.StartsWith("HM_PG_PORT=", StringComparison.Ordinal))["HM_PG_PORT=".Length..];
-        return (Connection.With(port: int.Parse(port, System.Globalization.CultureInfo.InvariantCulture)), new Stopper(directory));
+        return (Connection.With(port: ConnectionFrom(ReadEnvFile(directory)).Port), new Stopper(directory));
     }
 
     private sealed class Stopper(string directory) : IAsyncDisposable

@@ -48,7 +48,7 @@ internal sealed class PostgresPair : IAsyncDisposable
         await Script("start", primary);
         await ServiceScripts.ClaimAsync(standby);
         await Script("standby", primary, standby);
-        var pair = new PostgresPair(primary, standby, Read(primary), Read(standby), ReadEnv(primary)["HM_PG_BIN"]);
+        var pair = new PostgresPair(primary, standby, Read(primary), Read(standby), PostgresFixture.ReadEnvFile(primary)["HM_PG_BIN"]);
         if (standbys == 2)
         {
             var second = Claimed("standby2");
@@ -152,22 +152,11 @@ internal sealed class PostgresPair : IAsyncDisposable
         return directory;
     }
 
-    private static Dictionary<string, string> ReadEnv(string directory) =>
-        File.ReadAllLines(Path.Combine(directory, "env")).Select(l => l.Split('=', 2)).ToDictionary(p => p[0], p => p[1], StringComparer.Ordinal);
-
     private static PostgreSqlConnectionOptions Read(string directory)
     {
-        var env = ReadEnv(directory);
-        return new PostgreSqlConnectionOptions
-        {
-            Host = env["HM_PG_HOST"],
-            Port = int.Parse(env["HM_PG_PORT"], CultureInfo.InvariantCulture),
-            Username = env["HM_PG_USER"],
-            Password = env["HM_PG_PASSWORD"],
-            SslMode = "disable",
-            ConnectTimeoutSeconds = 2,
-            ToolsDirectory = env["HM_PG_BIN"],
-        };
+        var connection = PostgresFixture.ConnectionFrom(PostgresFixture.ReadEnvFile(directory));
+        connection.ConnectTimeoutSeconds = 2;
+        return connection;
     }
 
     private static Task Script(string command, params string[] directories) =>
