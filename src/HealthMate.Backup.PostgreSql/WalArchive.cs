@@ -41,9 +41,11 @@ public sealed class WalArchiveOptions
 /// The WAL archive: <c>wal-push</c> and <c>wal-fetch</c> as a library, used by the <c>healthmate-backup</c> tool as
 /// <c>archive_command</c> and <c>restore_command</c>. Segments, <c>.partial</c>, <c>.backup</c> and <c>.history</c>
 /// files go through the backup pipeline (compressed, encrypted, checksummed) to <c>wal/{system-id}/{timeline}/{name}</c>.
-/// Pushing a file that is already archived with identical content succeeds; different content under the same name is
-/// an error, and an archived file is never overwritten. A push is acknowledged only once its manifest is written, so a
-/// killed push leaves nothing that a fetch would return.
+/// Pushing a file that is already archived with identical content (its data present, stored size and SHA-256 equal)
+/// succeeds; different content under the same name is an error, and an archived file is never overwritten. A push is
+/// acknowledged only once its manifest is written, so a killed push leaves nothing that a fetch would return; each push
+/// writes its data under a key of its own, so two pushers of one name (a primary and a standby with
+/// <c>archive_mode = always</c>, or a stale archiver) never delete each other's data.
 /// </summary>
 public sealed partial class WalArchive
 {
@@ -71,42 +73,36 @@ public sealed partial class WalArchive
         ValidateSystemIdentifier(systemId);
         var key = KeyOf(systemId, timeline, name);
 
-        var local = await HashFileAsync(walFilePath, cancellationToken).ConfigureAwait(false);
-        if (await _store.FindAsync(key, Kind, cancellationToken).ConfigureAwait(false) is { } existing)
-        {
-            return string.Equals(existing.Data.PlaintextSha256, local.Sha256, StringComparison.Ordinal) && existing.Data.PlaintextSize == local.Size
-                ? new WalPushResult(name, systemId, timeline, WalPushOutcome.AlreadyArchived, local.Size)
-                : throw new WalConflictException(name, systemId, timeline);
-        }
-
-        if (await _store.DataExistsAsync(key, cancellationToken).ConfigureAwait(false))
-        {
-            // Data without a manifest is a push that died before it was acknowledged: nobody relies on it.
-            await _store.DeleteAsync(key, cancellationToken).ConfigureAwait(false);
-        }
-
         var properties = new Dictionary<string, string>(StringComparer.Ordinal)
         {
             ["postgres.system-identifier"] = systemId,
             ["postgres.timeline"] = timeline,
         };
-        var manifest = await _store.PutAsync(key, Kind, name, properties, async (destination, token) =>
+        KeyedPutResult result;
+        try
         {
-            var file = new FileStream(walFilePath, FileMode.Open, FileAccess.Read, FileShare.Read, bufferSize: 0, FileOptions.SequentialScan);
-            await using (file.ConfigureAwait(false))
-            {
-                await file.CopyToAsync(destination, 1024 * 1024, token).ConfigureAwait(false);
-            }
-        }, cancellationToken).ConfigureAwait(false);
-
-        if (!string.Equals(manifest.Data.PlaintextSha256, local.Sha256, StringComparison.Ordinal))
+            result = await _store.PutAsync(
+                key,
+                Kind,
+                name,
+                properties,
+                async (destination, token) =>
+                {
+                    var file = new FileStream(walFilePath, FileMode.Open, FileAccess.Read, FileShare.Read, bufferSize: 0, FileOptions.SequentialScan);
+                    await using (file.ConfigureAwait(false))
+                    {
+                        await file.CopyToAsync(destination, 1024 * 1024, token).ConfigureAwait(false);
+                    }
+                },
+                token => HashFileAsync(walFilePath, token),
+                cancellationToken).ConfigureAwait(false);
+        }
+        catch (KeyedObjectConflictException)
         {
-            // PostgreSQL never changes a file it asked to archive; if this one changed, do not acknowledge it.
-            await _store.DeleteAsync(key, CancellationToken.None).ConfigureAwait(false);
-            throw new IOException($"WAL file '{name}' changed while it was archived; it was not stored.");
+            throw new WalConflictException(name, systemId, timeline);
         }
 
-        return new WalPushResult(name, systemId, timeline, WalPushOutcome.Stored, local.Size);
+        return new WalPushResult(name, systemId, timeline, result.Outcome == KeyedPutOutcome.Stored ? WalPushOutcome.Stored : WalPushOutcome.AlreadyArchived, result.Manifest.Data.PlaintextSize);
     }
 
     /// <summary>Restores one archived WAL file to a path (PostgreSQL's <c>%p</c>), verified, written to a temporary

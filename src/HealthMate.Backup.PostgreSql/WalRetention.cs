@@ -17,6 +17,8 @@ internal sealed class WalRetention(string backupKind) : IArchiveRetention
 
     public string Prefix => "wal/";
 
+    public string ObjectKind => WalArchive.Kind;
+
     public IReadOnlyList<ArchivePruneItem> Plan(IReadOnlyList<BackupManifest> retained, IReadOnlyList<string> objectKeys)
     {
         var oldest = new Dictionary<string, (uint Timeline, string Position, string BackupId, string File)>(StringComparer.Ordinal);

@@ -6,8 +6,9 @@ namespace HealthMate.Backup.Catalog;
 /// </summary>
 public sealed record BackupManifest
 {
-    /// <summary>The manifest format version this library writes.</summary>
-    public const int CurrentFormatVersion = 1;
+    /// <summary>The manifest format version this library writes (docs/format.md): 2 binds every encrypted object to its
+    /// backup id and name, and stores archived objects' data under keys of their own. Version 1 manifests are still read.</summary>
+    public const int CurrentFormatVersion = 2;
 
     /// <summary>Gets the manifest format version.</summary>
     public int FormatVersion { get; init; } = CurrentFormatVersion;

@@ -50,13 +50,15 @@ internal static class ManifestSerializer
         return manifest;
     }
 
-    /// <summary>Reads the manifest of an object stored at a key of its own (a WAL segment): it must name that key as its data.</summary>
-    internal static BackupManifest DeserializeKeyed(ReadOnlySpan<byte> file, BackupKeyRing keyRing, string storageKey, string expectedKind, string expectedRelativeDataKey)
+    /// <summary>Reads the manifest of an object stored under a name of its own (a WAL segment): it must describe that
+    /// name's data, at <c>{name}.{backup-id}</c> with the manifest's own backup id (format 2) or at the name itself (format 1).</summary>
+    internal static BackupManifest DeserializeKeyed(ReadOnlySpan<byte> file, BackupKeyRing keyRing, string storageKey, string expectedKind, string relativeName)
     {
         var manifest = ReadAuthenticated(file, keyRing, storageKey);
-        if (!string.Equals(manifest.Kind, expectedKind, StringComparison.Ordinal) || !string.Equals(manifest.Data.Key, expectedRelativeDataKey, StringComparison.Ordinal))
+        var dataKey = manifest.FormatVersion >= 2 ? $"{relativeName}.{manifest.BackupId}" : relativeName;
+        if (!string.Equals(manifest.Kind, expectedKind, StringComparison.Ordinal) || !string.Equals(manifest.Data.Key, dataKey, StringComparison.Ordinal))
         {
-            throw new ManifestAuthenticationException(storageKey, $"it describes {manifest.Kind} object '{manifest.Data.Key}' but is stored for {expectedKind} object '{expectedRelativeDataKey}'");
+            throw new ManifestAuthenticationException(storageKey, $"it describes {manifest.Kind} object '{manifest.Data.Key}' but is stored for {expectedKind} object '{relativeName}'");
         }
 
         return manifest;
@@ -76,9 +78,9 @@ internal static class ManifestSerializer
             throw new BackupFormatException($"Manifest '{storageKey}' is authentic but its body cannot be read by this version: {ex.Message}", ex);
         }
 
-        if (manifest.FormatVersion != BackupManifest.CurrentFormatVersion)
+        if (manifest.FormatVersion is < 1 or > BackupManifest.CurrentFormatVersion)
         {
-            throw new BackupFormatException($"Manifest '{storageKey}' has format version {manifest.FormatVersion}; this library reads version {BackupManifest.CurrentFormatVersion}.");
+            throw new BackupFormatException($"Manifest '{storageKey}' has format version {manifest.FormatVersion}; this library reads versions 1 to {BackupManifest.CurrentFormatVersion}.");
         }
 
         return manifest;

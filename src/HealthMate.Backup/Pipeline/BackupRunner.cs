@@ -54,6 +54,7 @@ internal sealed partial class BackupRunner(BackupEnvironment environment, Restor
         var pipe = new Pipe(new PipeOptions(pauseWriterThreshold: SourcePipeThreshold, resumeWriterThreshold: SourcePipeThreshold / 2, minimumSegmentSize: 128 * 1024, useSynchronizationContext: false));
         var sourceTask = RunSourceAsync(source, pipe.Writer, context, cancellation.Token);
         var dataCommitted = false;
+        var keepData = false; // once a manifest may name the data, nothing here deletes it
         try
         {
             var (data, plaintextSha256, storedSha256) = await StoreAsync(pipe.Reader, sourceTask, compressor, session, dataKey, reporter, cancellation.Token).ConfigureAwait(false);
@@ -71,7 +72,10 @@ internal sealed partial class BackupRunner(BackupEnvironment environment, Restor
             }) with { Objects = objects };
 
             await CheckBeforeCommitAsync(request, parent, cancellation.Token).ConfigureAwait(false);
-            await WriteManifestAsync(manifest, cancellation.Token).ConfigureAwait(false);
+            keepData = true;
+            var commit = await ManifestCommit.WriteAsync(environment.Storage, environment.Layout.ManifestKey(manifest.Kind, manifest.BackupId), ManifestSerializer.Serialize(manifest, environment.KeyRing), overwrite: false, cancellation.Token).ConfigureAwait(false);
+            keepData = commit.Status != ManifestCommitStatus.NotCommitted;
+            EnsureCommitted(commit, manifest);
             reporter.Report(PipelineStage.Completed);
             var elapsed = reporter.Elapsed;
             Log.BackupCompleted(_logger, backupId, source.Kind, manifest.Data.PlaintextSize, manifest.Data.StoredSize, (long)elapsed.TotalMilliseconds);
@@ -89,7 +93,7 @@ internal sealed partial class BackupRunner(BackupEnvironment environment, Restor
                 await DeleteQuietlyAsync(key, backupId).ConfigureAwait(false);
             }
 
-            if (dataCommitted)
+            if (dataCommitted && !keepData)
             {
                 foreach (var key in storedKeys)
                 {
@@ -286,21 +290,32 @@ internal sealed partial class BackupRunner(BackupEnvironment environment, Restor
     internal static bool IsValidTag(string? tag) =>
         tag is { Length: > 0 and <= 64 } && tag.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.' or ':');
 
-    private async Task WriteManifestAsync(BackupManifest manifest, CancellationToken cancellationToken)
+    /// <summary>
+    /// The manifest is the backup's one commit point, and its outcome was settled by reading it back: a manifest that
+    /// is stored commits the backup even when the write reported an error (a lost response, a replica copy that failed
+    /// after the primary committed). Otherwise this throws; the stored objects are deleted only when the manifest is
+    /// certainly absent, else left for retention, which removes what no manifest names after its grace period.
+    /// </summary>
+    private void EnsureCommitted(ManifestCommitOutcome commit, BackupManifest manifest)
     {
-        try
+        switch (commit.Status)
         {
-            var bytes = ManifestSerializer.Serialize(manifest, environment.KeyRing);
-            var writer = await environment.Storage.OpenWriteAsync(environment.Layout.ManifestKey(manifest.Kind, manifest.BackupId), null, cancellationToken).ConfigureAwait(false);
-            await using (writer.ConfigureAwait(false))
-            {
-                await writer.WriteAsync(bytes, cancellationToken).ConfigureAwait(false);
-                await writer.CommitAsync(cancellationToken).ConfigureAwait(false);
-            }
-        }
-        catch (Exception ex) when (ex is not OperationCanceledException)
-        {
-            throw new StageFailure(PipelineStage.Manifest, ex);
+            case ManifestCommitStatus.Committed:
+                if (commit.Error is { } settled)
+                {
+                    Log.ManifestCommitSettled(_logger, manifest.BackupId, manifest.Kind, settled.Message);
+                }
+
+                return;
+            case ManifestCommitStatus.NotCommitted:
+                throw new StageFailure(PipelineStage.Manifest, commit.Error!);
+            default:
+                Log.ManifestCommitUnsettled(_logger, commit.Error, manifest.BackupId, manifest.Kind);
+                throw new StageFailure(PipelineStage.Manifest, new StorageException(
+                    $"Whether the manifest of backup {manifest.BackupId} was stored could not be settled ({commit.Error?.Message}); the backup is not reported complete. If it was stored it is listed; if not, its data is removed by retention after the grace period.",
+                    environment.Layout.ManifestKey(manifest.Kind, manifest.BackupId),
+                    isTransient: true,
+                    commit.Error));
         }
     }
 

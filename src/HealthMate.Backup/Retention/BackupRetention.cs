@@ -18,7 +18,11 @@ internal sealed class BackupRetention(
 {
     private readonly ILogger _logger = environment.LoggerFactory.CreateLogger<BackupRetention>();
 
-    public async Task<RetentionPlan> PlanAsync(CancellationToken cancellationToken = default)
+    public async Task<RetentionPlan> PlanAsync(CancellationToken cancellationToken = default) =>
+        (await PlanCoreAsync(cancellationToken).ConfigureAwait(false)).Plan;
+
+    /// <summary>The plan, and the data objects of each archive name it prunes (the listing it was made from names them).</summary>
+    private async Task<(RetentionPlan Plan, Dictionary<string, List<string>> ArchiveData)> PlanCoreAsync(CancellationToken cancellationToken)
     {
         var now = environment.TimeProvider.GetUtcNow();
         var options = environment.Options.Retention;
@@ -30,23 +34,29 @@ internal sealed class BackupRetention(
 
         var kept = decisions.Where(d => d.Keep).Select(d => d.BackupId).ToHashSet(StringComparer.Ordinal);
         var archiveItems = new List<ArchivePruneItem>();
+        var archiveData = new Dictionary<string, List<string>>(StringComparer.Ordinal);
         var incomplete = new List<string>();
         var graceEnd = now - options.IncompleteUploadGrace;
         foreach (var archive in archiveList)
         {
-            var (committed, orphans) = await ListArchiveAsync(archive.Prefix, graceEnd, cancellationToken).ConfigureAwait(false);
+            var listing = await ListArchiveAsync(archive.Prefix, archive.ObjectKind, graceEnd, cancellationToken).ConfigureAwait(false);
             var retained = backups.Where(b => b.Kind == archive.BackupKind && kept.Contains(b.BackupId)).ToList();
-            archiveItems.AddRange(archive.Plan(retained, committed));
-            incomplete.AddRange(orphans);
+            foreach (var item in archive.Plan(retained, listing.Committed))
+            {
+                archiveItems.Add(item);
+                archiveData[item.Key] = listing.DataKeys.GetValueOrDefault(item.Key) ?? [];
+            }
+
+            incomplete.AddRange(listing.Orphans);
         }
 
         incomplete.InsertRange(0, await ListIncompleteBackupsAsync(graceEnd, cancellationToken).ConfigureAwait(false));
-        return new RetentionPlan(now, decisions, archiveItems, incomplete) { ToDelete = deleteOrder };
+        return (new RetentionPlan(now, decisions, archiveItems, incomplete) { ToDelete = deleteOrder }, archiveData);
     }
 
     public async Task<RetentionResult> ApplyAsync(Func<CancellationToken, ValueTask>? beforeDelete = null, CancellationToken cancellationToken = default)
     {
-        var plan = await PlanAsync(cancellationToken).ConfigureAwait(false);
+        var (plan, archiveData) = await PlanCoreAsync(cancellationToken).ConfigureAwait(false);
         var storage = environment.Storage;
         var layout = environment.Layout;
         var deleted = new List<string>();
@@ -66,7 +76,7 @@ internal sealed class BackupRetention(
         foreach (var item in plan.ArchiveObjects)
         {
             await CheckAsync(beforeDelete, cancellationToken).ConfigureAwait(false);
-            await keyedObjects.DeleteAsync(item.Key, cancellationToken).ConfigureAwait(false);
+            await keyedObjects.DeleteAsync(item.Key, archiveData[item.Key], cancellationToken).ConfigureAwait(false);
             BackupTelemetry.Pruned.Add(1, new KeyValuePair<string, object?>("object", "archive"));
         }
 
@@ -155,34 +165,68 @@ internal sealed class BackupRetention(
         return [.. folders.Values.Where(f => !f.HasManifest && !f.Recent).SelectMany(f => f.Keys)];
     }
 
-    /// <summary>An archive's committed objects (with a manifest) and its orphans (data without one, past the grace period).</summary>
-    private async Task<(List<string> Committed, List<string> Orphans)> ListArchiveAsync(string relativePrefix, DateTimeOffset graceEnd, CancellationToken cancellationToken)
+    /// <summary>
+    /// An archive's committed names (those with a manifest), the data objects of each name, and its orphans: data that no
+    /// manifest names (a put that died before its manifest, or lost a race for the name), past the grace period. Where a
+    /// name has more than one data object, its manifest says which one it names.
+    /// </summary>
+    private async Task<ArchiveListing> ListArchiveAsync(string relativePrefix, string kind, DateTimeOffset graceEnd, CancellationToken cancellationToken)
     {
         var prefix = environment.Layout.Prefix;
-        var items = new Dictionary<string, StorageObjectInfo>(StringComparer.Ordinal);
+        var names = new SortedDictionary<string, (bool HasManifest, List<StorageObjectInfo> Data)>(StringComparer.Ordinal);
         await foreach (var item in environment.Storage.ListAsync(prefix + relativePrefix, cancellationToken).ConfigureAwait(false))
         {
-            items[item.Key] = item;
+            var relative = item.Key[prefix.Length..];
+            var isManifest = relative.EndsWith(KeyedObjectStore.ManifestSuffix, StringComparison.Ordinal);
+            var name = isManifest ? relative[..^KeyedObjectStore.ManifestSuffix.Length] : KeyedObjectStore.NameOfData(relative);
+            var entry = names.TryGetValue(name, out var existing) ? existing : (false, []);
+            if (isManifest)
+            {
+                entry.HasManifest = true;
+            }
+            else
+            {
+                entry.Data.Add(item);
+            }
+
+            names[name] = entry;
         }
 
-        var committed = new List<string>();
-        var orphans = new List<string>();
-        foreach (var (key, info) in items)
+        var listing = new ArchiveListing();
+        foreach (var (name, (hasManifest, data)) in names)
         {
-            if (key.EndsWith(KeyedObjectStore.ManifestSuffix, StringComparison.Ordinal))
+            listing.DataKeys[name] = [.. data.Select(d => d.Key)];
+            string? named = null;
+            if (hasManifest)
             {
-                if (items.ContainsKey(key[..^KeyedObjectStore.ManifestSuffix.Length]))
+                listing.Committed.Add(name);
+                if (data.Count < 2)
                 {
-                    committed.Add(key[prefix.Length..^KeyedObjectStore.ManifestSuffix.Length]);
+                    continue;
+                }
+
+                try
+                {
+                    named = prefix + (await keyedObjects.FindAsync(name, kind, cancellationToken).ConfigureAwait(false))?.Data.Key;
+                }
+                catch (Exception ex) when (ex is BackupIntegrityException or WrongKeyException or BackupKeyNotFoundException or BackupFormatException)
+                {
+                    continue; // a manifest that cannot be read does not say which data is free: keep it all
                 }
             }
-            else if (!items.ContainsKey(key + KeyedObjectStore.ManifestSuffix) && info.LastModified <= graceEnd)
-            {
-                orphans.Add(key);
-            }
+
+            listing.Orphans.AddRange(data.Where(d => d.Key != named && d.LastModified <= graceEnd).Select(d => d.Key));
         }
 
-        committed.Sort(StringComparer.Ordinal);
-        return (committed, orphans);
+        return listing;
+    }
+
+    private sealed class ArchiveListing
+    {
+        internal List<string> Committed { get; } = [];
+
+        internal Dictionary<string, List<string>> DataKeys { get; } = new(StringComparer.Ordinal);
+
+        internal List<string> Orphans { get; } = [];
     }
 }

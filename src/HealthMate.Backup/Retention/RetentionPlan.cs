@@ -53,6 +53,9 @@ public interface IArchiveRetention
     /// <summary>Gets the archive's key prefix relative to the storage prefix (such as <c>wal/</c>).</summary>
     string Prefix { get; }
 
+    /// <summary>Gets the kind the archive's object manifests record (such as <c>wal</c>).</summary>
+    string ObjectKind { get; }
+
     /// <summary>Decides which archive objects no kept backup needs.</summary>
     /// <param name="retained">The kept backups of <see cref="BackupKind"/>.</param>
     /// <param name="objectKeys">The archive's committed object keys (relative to the storage prefix).</param>

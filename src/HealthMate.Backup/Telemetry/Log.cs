@@ -20,6 +20,12 @@ internal static partial class Log
     [LoggerMessage(EventId = 1004, Level = LogLevel.Warning, Message = "Could not remove the data object of failed backup {BackupId}; it has no manifest and will be cleaned up as an incomplete upload")]
     internal static partial void DataCleanupFailed(ILogger logger, Exception exception, string backupId);
 
+    [LoggerMessage(EventId = 1005, Level = LogLevel.Warning, Message = "Backup {BackupId} of {Kind}: the manifest write reported an error, but reading it back shows it stored; the backup is committed ({Reason})")]
+    internal static partial void ManifestCommitSettled(ILogger logger, string backupId, string kind, string reason);
+
+    [LoggerMessage(EventId = 1006, Level = LogLevel.Error, Message = "Backup {BackupId} of {Kind}: whether the manifest was stored could not be settled; its data is kept, for retention to remove if no manifest names it")]
+    internal static partial void ManifestCommitUnsettled(ILogger logger, Exception? exception, string backupId, string kind);
+
     [LoggerMessage(EventId = 1100, Level = LogLevel.Information, Message = "Restore of backup {BackupId} ({Kind}) started")]
     internal static partial void RestoreStarted(ILogger logger, string backupId, string kind);
 

@@ -14,7 +14,7 @@ internal sealed class TestHost : IDisposable
     private readonly ServiceProvider _services;
     private readonly bool _keepRoot;
 
-    internal TestHost(Action<BackupDROptions>? configure = null, string? root = null, byte[]? key = null, Action<IServiceCollection>? services = null, bool keepRoot = false)
+    internal TestHost(Action<BackupDROptions>? configure = null, string? root = null, byte[]? key = null, Action<IServiceCollection>? services = null, bool keepRoot = false, Func<IStorageProvider, IStorageProvider>? wrapStorage = null)
     {
         _keepRoot = keepRoot;
         Root = root ?? Directory.CreateTempSubdirectory("hmb-test-").FullName;
@@ -32,7 +32,18 @@ internal sealed class TestHost : IDisposable
             local.Path = Root;
             local.FlushToDisk = false;
         });
+        if (wrapStorage is not null)
+        {
+            // The local provider, wrapped by the test (a fault injector), becomes the active storage.
+            collection.AddKeyedSingleton<IStorageProvider>("wrapped", (sp, _) => wrapStorage(sp.GetRequiredKeyedService<IStorageProvider>("local")));
+            collection.PostConfigure<BackupDROptions>(o => o.Storage.Provider = "wrapped");
+        }
+
         _services = collection.BuildServiceProvider(new ServiceProviderOptions { ValidateOnBuild = true, ValidateScopes = true });
+        if (wrapStorage is not null)
+        {
+            _ = Storage; // builds the wrapper now, so the test holds it before the first operation
+        }
     }
 
     internal string Root { get; }

@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Diagnostics.Metrics;
 using System.Runtime.CompilerServices;
 using System.Security.Cryptography;
@@ -9,7 +10,10 @@ namespace HealthMate.Backup.Storage.Replication;
 /// <summary>
 /// A primary store with copies in one or more replicas (other buckets, regions, providers). Writes commit to the
 /// primary and are copied to every replica, each copy's SHA-256 checked by reading it back; synchronously by default,
-/// or from a bounded queue. Reads go to the primary and fall back to the replicas when it fails (or lost the object),
+/// or from a bounded queue. The primary's commit is the commit: a copy that fails afterwards does not make the commit
+/// fail (the object exists, and saying otherwise would make a caller clean up what is already committed); it is kept in
+/// <see cref="FailedCopies"/> and the metric <c>healthmate.backup.replication.failed</c> until <see cref="RepairAsync"/>
+/// makes it. Reads go to the primary and fall back to the replicas when it fails (or lost the object),
 /// the healthiest first by recent success rate. <see cref="VerifyAsync"/> finds missing or different copies and
 /// <see cref="RepairAsync"/> makes them again. Deletes remove every copy.
 /// </summary>
@@ -22,6 +26,8 @@ public sealed class ReplicatingStorageProvider : IStorageProvider, IAsyncDisposa
     private readonly Dictionary<IStorageProvider, Health> _health;
     private readonly Channel<string>? _queue;
     private readonly Task? _worker;
+    private static readonly UpDownCounter<long> Failed = BackupTelemetry.Meter.CreateUpDownCounter<long>("healthmate.backup.replication.failed", "{object}", "Objects committed to the primary whose copy to a replica failed and is not yet repaired.");
+    private readonly ConcurrentDictionary<string, string> _failed = new(StringComparer.Ordinal);
     private long _pending;
 
     /// <summary>Initializes a new instance of the <see cref="ReplicatingStorageProvider"/> class.</summary>
@@ -59,6 +65,10 @@ public sealed class ReplicatingStorageProvider : IStorageProvider, IAsyncDisposa
     /// <summary>Gets how many committed objects still wait for their copies (asynchronous mode): the replication lag.</summary>
     public long PendingCopies => Interlocked.Read(ref _pending);
 
+    /// <summary>Gets the keys committed to the primary whose copy to a replica failed, each with the first failure's
+    /// message: a copy pending until <see cref="RepairAsync"/> makes it (<see cref="VerifyAsync"/> finds it too).</summary>
+    public IReadOnlyDictionary<string, string> FailedCopies => _failed;
+
     /// <inheritdoc />
     public async ValueTask<IStorageWriter> OpenWriteAsync(string key, StorageWriteOptions? options = null, CancellationToken cancellationToken = default) =>
         new Writer(this, await _primary.OpenWriteAsync(key, options, cancellationToken).ConfigureAwait(false));
@@ -91,6 +101,7 @@ public sealed class ReplicatingStorageProvider : IStorageProvider, IAsyncDisposa
             deleted |= await replica.DeleteAsync(key, cancellationToken).ConfigureAwait(false);
         }
 
+        Forget(key);
         return deleted;
     }
 
@@ -127,7 +138,19 @@ public sealed class ReplicatingStorageProvider : IStorageProvider, IAsyncDisposa
     /// <param name="prefix">The key prefix; empty for everything.</param>
     /// <param name="cancellationToken">Cancels the repair.</param>
     /// <returns>What was found and how many copies were made.</returns>
-    public Task<ReplicaReport> RepairAsync(string prefix = "", CancellationToken cancellationToken = default) => CheckAsync(prefix, repair: true, cancellationToken);
+    public async Task<ReplicaReport> RepairAsync(string prefix = "", CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(prefix);
+        var report = await CheckAsync(prefix, repair: true, cancellationToken).ConfigureAwait(false);
+
+        // Every object under the prefix now has its verified copies (a failed repair throws before this).
+        foreach (var key in _failed.Keys.Where(k => k.StartsWith(prefix, StringComparison.Ordinal)))
+        {
+            Forget(key);
+        }
+
+        return report;
+    }
 
     /// <summary>Stops the copy worker after the queued copies are made, blocking: a host disposing its container
     /// synchronously must not lose queued copies.</summary>
@@ -203,10 +226,7 @@ public sealed class ReplicatingStorageProvider : IStorageProvider, IAsyncDisposa
 
         try
         {
-            foreach (var replica in _replicas)
-            {
-                await CopyAsync(key, replica, overwrite: false, cancellationToken).ConfigureAwait(false);
-            }
+            await CopyToEveryReplicaAsync(key, cancellationToken).ConfigureAwait(false);
         }
         finally
         {
@@ -221,20 +241,42 @@ public sealed class ReplicatingStorageProvider : IStorageProvider, IAsyncDisposa
         {
             try
             {
-                foreach (var replica in _replicas)
-                {
-                    await CopyAsync(key, replica, overwrite: false, CancellationToken.None).ConfigureAwait(false);
-                }
-            }
-            catch (Exception)
-            {
-                // Boundary: a copy that failed in the background is found and made again by VerifyAsync / RepairAsync.
+                await CopyToEveryReplicaAsync(key, CancellationToken.None).ConfigureAwait(false);
             }
             finally
             {
                 Interlocked.Decrement(ref _pending);
                 Pending.Add(-1);
             }
+        }
+    }
+
+    /// <summary>Copies a committed object to each replica; a copy that fails is recorded as failed, not thrown: the
+    /// object is committed on the primary either way.</summary>
+    private async Task CopyToEveryReplicaAsync(string key, CancellationToken cancellationToken)
+    {
+        foreach (var replica in _replicas)
+        {
+            try
+            {
+                await CopyAsync(key, replica, overwrite: false, cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is StorageException or IOException or HttpRequestException or TimeoutException || (ex is OperationCanceledException && !cancellationToken.IsCancellationRequested))
+            {
+                // Boundary: a copy that failed after the primary committed is a copy pending repair, not a failed commit.
+                if (_failed.TryAdd(key, $"{replica.Name}: {ex.Message}"))
+                {
+                    Failed.Add(1);
+                }
+            }
+        }
+    }
+
+    private void Forget(string key)
+    {
+        if (_failed.TryRemove(key, out _))
+        {
+            Failed.Add(-1);
         }
     }
 

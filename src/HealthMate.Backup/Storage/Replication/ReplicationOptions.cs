@@ -3,7 +3,8 @@ namespace HealthMate.Backup.Storage.Replication;
 /// <summary>When copies are made.</summary>
 public enum ReplicationMode
 {
-    /// <summary>A commit returns only after every replica holds a verified copy. The default.</summary>
+    /// <summary>A commit returns only after every replica holds a verified copy, or a copy failed (then the object is
+    /// committed on the primary and listed in <see cref="ReplicatingStorageProvider.FailedCopies"/> until repaired). The default.</summary>
     Synchronous,
 
     /// <summary>A commit returns once the primary holds the object; copies follow from a bounded queue (see
