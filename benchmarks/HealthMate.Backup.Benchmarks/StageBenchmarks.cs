@@ -31,10 +31,10 @@ public class StageBenchmarks
         _zstdLength = _zstd.CompressBlock(_block, _zstdFrame);
         _ring = new BackupKeyRing("k", [new("k", RandomNumberGenerator.GetBytes(32))]);
         var encryptor = new AesGcmStreamingEncryptor(_ring, StageData.BlockSize);
-        _encrypt = encryptor.BeginEncryption();
+        _encrypt = encryptor.BeginEncryption([]);
         _ciphertext = new byte[StageData.BlockSize + 16];
         _encrypt.EncryptSegment(0, false, _block, _ciphertext);
-        encryptor.TryBeginDecryption(new(_encrypt.Header), out var decrypt, out _);
+        encryptor.TryBeginDecryption(new(_encrypt.Header), [], out var decrypt, out _);
         _decrypt = decrypt!;
     }
 

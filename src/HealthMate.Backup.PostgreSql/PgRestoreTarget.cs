@@ -19,6 +19,9 @@ internal sealed class PgRestoreTarget : IRestoreTarget
         _options = options;
     }
 
+    /// <summary>Gets a value indicating that pg_restore executes what it reads: it is given authenticated bytes only.</summary>
+    public bool ActsWhileReading => true;
+
     public async ValueTask RestoreFromAsync(Stream source, RestoreContext context, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(source);

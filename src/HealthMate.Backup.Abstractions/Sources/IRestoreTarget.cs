@@ -15,4 +15,14 @@ public interface IRestoreTarget
     /// <param name="cancellationToken">Cancels the restore.</param>
     /// <returns>A task that completes when the target has consumed all content.</returns>
     ValueTask RestoreFromAsync(Stream source, RestoreContext context, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Gets a value indicating whether the target acts on bytes as it reads them, in ways a later failure cannot undo
+    /// (<c>pg_restore</c> and <c>psql</c> execute statements). Such a target sees only authentic bytes: an encrypted
+    /// object's segments are each authenticated before they are released, and an unencrypted object is first read in
+    /// full and checked against its stored size and SHA-256, then restored (and checked again). Someone able to rewrite
+    /// the storage between those two reads is only kept out by encryption.
+    /// </summary>
+    /// <value>The default value is <see langword="false"/>: the target stages what it reads and commits only at the end.</value>
+    bool ActsWhileReading => false;
 }

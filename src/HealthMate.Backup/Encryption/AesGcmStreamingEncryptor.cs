@@ -6,7 +6,8 @@ namespace HealthMate.Backup.Encryption;
 /// <summary>
 /// AES-256-GCM streaming AEAD in the design of Tink's AES-GCM-HKDF streaming: a fresh per-object key derived with
 /// HKDF-SHA256 from the key-encryption key and a random salt, fixed-size segments, and the nonce
-/// <c>prefix[7] ‖ counter u32be ‖ last-flag u8</c>. Every segment authenticates the whole header as associated data.
+/// <c>prefix[7] ‖ counter u32be ‖ last-flag u8</c>. Every segment authenticates the whole header and (format 2) the
+/// object's associated data, its backup id and name (<see cref="ObjectBinding"/>), so an object only decrypts as itself.
 /// </summary>
 internal sealed class AesGcmStreamingEncryptor : IEncryptor
 {
@@ -26,7 +27,7 @@ internal sealed class AesGcmStreamingEncryptor : IEncryptor
 
     public int MaxHeaderLength => EncryptedObjectHeader.MaxLength;
 
-    public IEncryptionSession BeginEncryption()
+    public IEncryptionSession BeginEncryption(ReadOnlySpan<byte> associatedData)
     {
         var keyId = _keyRing.ActiveKeyId;
         var kek = _keyRing.GetKey(keyId);
@@ -37,10 +38,10 @@ internal sealed class AesGcmStreamingEncryptor : IEncryptor
         RandomNumberGenerator.Fill(noncePrefix);
         KeyDerivation.Derive(kek, salt, KeyDerivation.ObjectKeyCheckInfo, keyCheck);
         var header = EncryptedObjectHeader.Create(keyId, _segmentSize, salt, noncePrefix, keyCheck);
-        return new Session(header, kek);
+        return new Session(header, kek, associatedData);
     }
 
-    public bool TryBeginDecryption(ReadOnlySequence<byte> data, out IDecryptionSession? session, out int headerLength)
+    public bool TryBeginDecryption(ReadOnlySequence<byte> data, ReadOnlySpan<byte> associatedData, out IDecryptionSession? session, out int headerLength)
     {
         var header = EncryptedObjectHeader.TryParse(data, StreamingAeadConstants.MinSegmentSize, StreamingAeadConstants.MaxSegmentSize);
         if (header is null)
@@ -58,7 +59,7 @@ internal sealed class AesGcmStreamingEncryptor : IEncryptor
             throw new WrongKeyException(header.KeyId, "encrypted object");
         }
 
-        session = new Session(header, kek);
+        session = new Session(header, kek, associatedData);
         headerLength = header.Bytes.Length;
         return true;
     }
@@ -66,14 +67,18 @@ internal sealed class AesGcmStreamingEncryptor : IEncryptor
     /// <summary>The per-object salt of a session this encryptor began (hex), for the manifest; null for other sessions.</summary>
     internal static string? SaltHex(IEncryptionSession session) => session is Session s ? Convert.ToHexStringLower(s.Salt) : null;
 
+    /// <summary>What the header of an object being decrypted says: its format version and salt (hex); null for other sessions.</summary>
+    internal static (byte FormatVersion, string SaltHex)? HeaderOf(IDecryptionSession session) =>
+        session is Session s ? (s.FormatVersion, Convert.ToHexStringLower(s.Salt)) : null;
+
     /// <summary>Creates the encryptor for a fixed salt and nonce prefix; only for the format's test vectors.</summary>
-    internal static IEncryptionSession BeginEncryptionForTestVector(BackupKeyRing keyRing, int segmentSize, ReadOnlySpan<byte> salt, ReadOnlySpan<byte> noncePrefix)
+    internal static IEncryptionSession BeginEncryptionForTestVector(BackupKeyRing keyRing, int segmentSize, ReadOnlySpan<byte> salt, ReadOnlySpan<byte> noncePrefix, ReadOnlySpan<byte> associatedData, byte version = EncryptedObjectHeader.Version)
     {
         var kek = keyRing.GetKey(keyRing.ActiveKeyId);
         Span<byte> keyCheck = stackalloc byte[EncryptedObjectHeader.KeyCheckLength];
         KeyDerivation.Derive(kek, salt, KeyDerivation.ObjectKeyCheckInfo, keyCheck);
-        var header = EncryptedObjectHeader.Create(keyRing.ActiveKeyId, segmentSize, salt, noncePrefix, keyCheck);
-        return new Session(header, kek);
+        var header = EncryptedObjectHeader.Create(keyRing.ActiveKeyId, segmentSize, salt, noncePrefix, keyCheck, version);
+        return new Session(header, kek, associatedData);
     }
 
     /// <summary>One object's key, header and nonce prefix; segment operations are thread-safe.</summary>
@@ -83,9 +88,13 @@ internal sealed class AesGcmStreamingEncryptor : IEncryptor
         private readonly byte[] _key = new byte[32];
         private readonly ConcurrentAesGcmPool _ciphers;
 
-        internal Session(EncryptedObjectHeader header, ReadOnlySpan<byte> kek)
+        /// <summary>What every segment authenticates: the header, then (format 2) the object's associated data.</summary>
+        private readonly byte[] _associatedData;
+
+        internal Session(EncryptedObjectHeader header, ReadOnlySpan<byte> kek, ReadOnlySpan<byte> associatedData)
         {
             _header = header;
+            _associatedData = header.FormatVersion >= 2 ? [.. header.Bytes, .. associatedData] : header.Bytes;
             KeyDerivation.Derive(kek, header.Salt, KeyDerivation.SegmentKeyInfo, _key);
             _ciphers = new ConcurrentAesGcmPool(_key);
         }
@@ -93,6 +102,8 @@ internal sealed class AesGcmStreamingEncryptor : IEncryptor
         public string KeyId => _header.KeyId;
 
         internal ReadOnlySpan<byte> Salt => _header.Salt;
+
+        internal byte FormatVersion => _header.FormatVersion;
 
         public ReadOnlyMemory<byte> Header => _header.Bytes;
 
@@ -113,7 +124,7 @@ internal sealed class AesGcmStreamingEncryptor : IEncryptor
             var aes = _ciphers.Rent();
             try
             {
-                aes.Encrypt(nonce, plaintext, ciphertext[..plaintext.Length], ciphertext[plaintext.Length..], _header.Bytes);
+                aes.Encrypt(nonce, plaintext, ciphertext[..plaintext.Length], ciphertext[plaintext.Length..], _associatedData);
             }
             finally
             {
@@ -168,7 +179,7 @@ internal sealed class AesGcmStreamingEncryptor : IEncryptor
             var length = ciphertext.Length - StreamingAeadConstants.TagLength;
             try
             {
-                aes.Decrypt(nonce, ciphertext[..length], ciphertext[length..], plaintext, _header.Bytes);
+                aes.Decrypt(nonce, ciphertext[..length], ciphertext[length..], plaintext, _associatedData);
                 return true;
             }
             catch (AuthenticationTagMismatchException)

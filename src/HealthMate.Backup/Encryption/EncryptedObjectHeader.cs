@@ -11,11 +11,14 @@ namespace HealthMate.Backup.Encryption;
 /// magic "HMBE" | version u8 | algorithm u8 | segment size u32be | key id length u8 | key id |
 /// salt[32] | nonce prefix[7] | key check[16] | header check[8] = SHA-256(all previous header bytes)[0..8]
 /// </code>
+/// Version 2 (written) authenticates the object's associated data (its backup id and name) with every segment;
+/// version 1 (still read) authenticated the header alone.
 /// </summary>
 internal sealed class EncryptedObjectHeader
 {
     internal const int MagicLength = 4;
-    internal const byte Version = 1;
+    internal const byte Version = 2;
+    internal const byte FirstVersion = 1;
     internal const byte AlgorithmAes256GcmHkdfSha256 = 1;
     internal const int SaltLength = 32;
     internal const int NoncePrefixLength = 7;
@@ -30,12 +33,16 @@ internal sealed class EncryptedObjectHeader
     private EncryptedObjectHeader(byte[] bytes, string keyId, int segmentSize, int saltOffset)
     {
         Bytes = bytes;
+        FormatVersion = bytes[4];
         KeyId = keyId;
         SegmentSize = segmentSize;
         SaltOffset = saltOffset;
     }
 
     internal byte[] Bytes { get; }
+
+    /// <summary>Gets the header's format version: 1 (header-only associated data) or 2.</summary>
+    internal byte FormatVersion { get; }
 
     internal string KeyId { get; }
 
@@ -49,13 +56,13 @@ internal sealed class EncryptedObjectHeader
 
     internal ReadOnlySpan<byte> KeyCheck => Bytes.AsSpan(SaltOffset + SaltLength + NoncePrefixLength, KeyCheckLength);
 
-    internal static EncryptedObjectHeader Create(string keyId, int segmentSize, ReadOnlySpan<byte> salt, ReadOnlySpan<byte> noncePrefix, ReadOnlySpan<byte> keyCheck)
+    internal static EncryptedObjectHeader Create(string keyId, int segmentSize, ReadOnlySpan<byte> salt, ReadOnlySpan<byte> noncePrefix, ReadOnlySpan<byte> keyCheck, byte version = Version)
     {
         var id = Encoding.ASCII.GetBytes(keyId);
         var bytes = new byte[FixedLength + id.Length];
         var span = bytes.AsSpan();
         Magic.CopyTo(span);
-        span[4] = Version;
+        span[4] = version;
         span[5] = AlgorithmAes256GcmHkdfSha256;
         BinaryPrimitives.WriteUInt32BigEndian(span[6..], (uint)segmentSize);
         span[10] = (byte)id.Length;
@@ -89,9 +96,9 @@ internal sealed class EncryptedObjectHeader
             throw new BackupFormatException("The object is not an encrypted HealthMate.Backup object: its magic bytes are wrong.");
         }
 
-        if (prefix[4] != Version)
+        if (prefix[4] is < FirstVersion or > Version)
         {
-            throw new BackupFormatException($"The encrypted object has format version {prefix[4]}; this library reads version {Version}.");
+            throw new BackupFormatException($"The encrypted object has format version {prefix[4]}; this library reads versions {FirstVersion} to {Version}.");
         }
 
         if (prefix[5] != AlgorithmAes256GcmHkdfSha256)

@@ -1,6 +1,7 @@
 using System.IO.Pipelines;
 using HealthMate.Backup.Catalog;
 using HealthMate.Backup.Compression;
+using HealthMate.Backup.Encryption;
 using HealthMate.Backup.Storage;
 
 namespace HealthMate.Backup.Pipeline;
@@ -23,7 +24,7 @@ internal sealed partial class BackupRunner
         foreach (var (name, content) in context.Objects)
         {
             var key = environment.Layout.ObjectKey(kind, backupId, name);
-            using var session = environment.Options.Encryption.Enabled ? environment.CreateEncryptor().BeginEncryption() : null;
+            using var session = environment.Options.Encryption.Enabled ? environment.CreateEncryptor().BeginEncryption(ObjectBinding.Of(backupId, name)) : null;
             var pipe = new Pipe(new PipeOptions(pauseWriterThreshold: SourcePipeThreshold, resumeWriterThreshold: SourcePipeThreshold / 2, useSynchronizationContext: false));
             var writing = WriteBytesAsync(pipe.Writer, content, cancellationToken);
             var (info, plaintextSha256, storedSha256) = await StoreAsync(pipe.Reader, writing, compressor, session, key, new ProgressReporter(null, environment.TimeProvider), cancellationToken).ConfigureAwait(false);
@@ -75,7 +76,7 @@ internal sealed partial class BackupRunner
             var entry = new Entry(name, environment.Layout.ObjectKey(kind, backupId, name), new ProgressReporter(null, environment.TimeProvider));
             entry.Store = Task.Run(async () =>
             {
-                using var session = environment.Options.Encryption.Enabled ? environment.CreateEncryptor().BeginEncryption() : null;
+                using var session = environment.Options.Encryption.Enabled ? environment.CreateEncryptor().BeginEncryption(ObjectBinding.Of(backupId, entry.Name)) : null;
                 return await runner.StoreAsync(entry.Pipe.Reader, entry.Closed.Task, compressor, session, entry.Key, entry.Reporter, runToken).ConfigureAwait(false);
             }, CancellationToken.None);
             lock (_gate)

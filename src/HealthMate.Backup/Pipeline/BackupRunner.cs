@@ -39,7 +39,7 @@ internal sealed partial class BackupRunner(BackupEnvironment environment, Restor
         Log.BackupStarted(_logger, backupId, source.Kind, source.Name, request.Type);
 
         var compressor = CompressorFactory.Create(options.Compression.EffectiveAlgorithm, options.Compression.Level, options.Compression.ZstdFrameChecksums);
-        using var session = options.Encryption.Enabled ? environment.CreateEncryptor().BeginEncryption() : null;
+        using var session = options.Encryption.Enabled ? environment.CreateEncryptor().BeginEncryption(ObjectBinding.Of(backupId, StorageLayout.DataName)) : null;
         var context = new BackupContext(backupId, request.Type, request.ParentId);
         if (parent is not null)
         {

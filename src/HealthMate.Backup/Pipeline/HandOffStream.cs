@@ -1,8 +1,11 @@
 namespace HealthMate.Backup.Pipeline;
 
 /// <summary>A restore target that hands its stream to a reader elsewhere and holds the pipeline open until that reader is done.</summary>
-internal sealed class HandOffTarget : IRestoreTarget
+internal sealed class HandOffTarget(bool actsWhileReading = false) : IRestoreTarget
 {
+    /// <summary>Gets whether the reader executes what it reads (psql): then an unencrypted object is verified first.</summary>
+    public bool ActsWhileReading => actsWhileReading;
+
     private readonly TaskCompletionSource<Stream> _opened = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly TaskCompletionSource _released = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
@@ -23,6 +26,22 @@ internal sealed class HandOffTarget : IRestoreTarget
 /// <summary>The reading side of a <see cref="HandOffTarget"/>: forwards reads; disposing it lets the pipeline finish.</summary>
 internal sealed class HandOffStream(Stream inner, HandOffTarget target, Task running) : HealthMate.Backup.Storage.DelegatingReadStream(inner)
 {
+    /// <summary>Reads, and turns a pipeline failure into the error a caller sees (integrity and key errors as themselves).</summary>
+    public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
+    {
+        try
+        {
+            return await Inner.ReadAsync(buffer, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            throw PipelineErrors.Throw(PipelineErrors.Map(ex, "restore", PipelineStage.Read));
+        }
+    }
+
+    public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
+        ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
+
     public override async ValueTask DisposeAsync()
     {
         target.Release();

@@ -3,6 +3,7 @@ using System.Runtime.CompilerServices;
 using System.Security.Cryptography;
 using HealthMate.Backup.Catalog;
 using HealthMate.Backup.Compression;
+using HealthMate.Backup.Encryption;
 using HealthMate.Backup.Storage;
 
 namespace HealthMate.Backup.Pipeline;
@@ -199,7 +200,7 @@ internal sealed class KeyedObjectStore(BackupEnvironment environment, BackupRunn
         var dataKey = environment.Layout.Prefix + relativeDataKey;
         var startedAt = time.GetUtcNow();
         var compressor = CompressorFactory.Create(options.Compression.EffectiveAlgorithm, options.Compression.Level, options.Compression.ZstdFrameChecksums);
-        using var session = options.Encryption.Enabled ? environment.CreateEncryptor().BeginEncryption() : null;
+        using var session = options.Encryption.Enabled ? environment.CreateEncryptor().BeginEncryption(ObjectBinding.Of(putId, StorageLayout.DataName)) : null;
         using var cancellation = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         var pipe = new Pipe(new PipeOptions(pauseWriterThreshold: 4 * 1024 * 1024, resumeWriterThreshold: 2 * 1024 * 1024, useSynchronizationContext: false));
         var reporter = new ProgressReporter(null, time);

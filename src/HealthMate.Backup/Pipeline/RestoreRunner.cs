@@ -74,10 +74,18 @@ internal sealed class RestoreRunner(BackupEnvironment environment) : IRestoreRun
 
         using var cancellation = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         var token = cancellation.Token;
+        var key = storageKey ?? environment.Layout.ObjectKey(manifest.Kind, manifest.BackupId, objectName);
         Stream stored;
         try
         {
-            stored = await environment.Storage.OpenReadAsync(storageKey ?? environment.Layout.ObjectKey(manifest.Kind, manifest.BackupId, objectName), null, token).ConfigureAwait(false);
+            if (!encrypted && target.ActsWhileReading)
+            {
+                // Nothing authenticates unencrypted bytes as they stream: a target that executes what it reads (pg_restore,
+                // psql) gets them only after the whole stored object matched its manifest.
+                await StoredObjectCheck.VerifyAsync(environment.Storage, key, manifest.BackupId, descriptor, null, token).ConfigureAwait(false);
+            }
+
+            stored = await environment.Storage.OpenReadAsync(key, null, token).ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is not OperationCanceledException)
         {
@@ -90,7 +98,7 @@ internal sealed class RestoreRunner(BackupEnvironment environment) : IRestoreRun
         var parallelism = environment.Parallelism;
         var pool = new ChunkPool();
         var compressedStream = encrypted
-            ? RestoreStages.DecryptAsync(RestoreStages.ReadSegmentsAsync(reader, environment.CreateEncryptor(), holder, check, reporter, pool, token), holder, parallelism, pool, token)
+            ? RestoreStages.DecryptAsync(RestoreStages.ReadSegmentsAsync(reader, environment.CreateEncryptor(), Expect(manifest, objectName), holder, check, reporter, pool, token), holder, parallelism, pool, token)
             : RestoreStages.ReadChunksAsync(reader, ReadBufferSize, check, reporter, pool, token);
         var maxInputChunk = encrypted ? manifest.Pipeline.SegmentSize ?? StreamingAeadConstants.MaxSegmentSize : ReadBufferSize;
         var plaintext = RestoreStages.DecompressAsync(compressedStream, compressor, manifest.Pipeline.CompressionBlockSize, maxInputChunk, parallelism, pool, token);
@@ -121,6 +129,15 @@ internal sealed class RestoreRunner(BackupEnvironment environment) : IRestoreRun
             await reader.CompleteAsync().ConfigureAwait(false);
         }
     }
+
+    /// <summary>What the manifest says an encrypted object must be: bound to this backup id and name, under the recorded
+    /// key id, with the recorded salt (the data object's), and written in the manifest's format.</summary>
+    private static RestoreStages.ExpectedObject Expect(BackupManifest manifest, string objectName) => new(
+        objectName == StorageLayout.DataName ? $"the data object of {manifest.Kind} backup {manifest.BackupId}" : $"object '{objectName}' of {manifest.Kind} backup {manifest.BackupId}",
+        ObjectBinding.Of(manifest.BackupId, objectName),
+        manifest.Pipeline.KeyId,
+        objectName == StorageLayout.DataName ? manifest.Pipeline.Salt : null,
+        manifest.FormatVersion >= 2 ? (byte)2 : (byte)1);
 
     /// <summary>Hashes and counts the plaintext; the sequence ends only after size and SHA-256 match the manifest,
     /// so a target never sees a clean end of unverified data.</summary>
@@ -159,9 +176,9 @@ internal sealed class RestoreRunner(BackupEnvironment environment) : IRestoreRun
     /// behind it: memory stays bounded whatever its size. The stream ends only after the object's size and checksums
     /// have matched; disposing it before the end abandons the object.
     /// </summary>
-    internal async Task<Stream> OpenObjectAsync(BackupManifest manifest, string objectName, CancellationToken cancellationToken)
+    internal async Task<Stream> OpenObjectAsync(BackupManifest manifest, string objectName, CancellationToken cancellationToken, bool actsWhileReading = false)
     {
-        var handOff = new HandOffTarget();
+        var handOff = new HandOffTarget(actsWhileReading);
         var running = RestoreCoreAsync(manifest, handOff, new ProgressReporter(null, environment.TimeProvider), cancellationToken, objectName);
         _ = running.ContinueWith(
             static (task, state) => ((HandOffTarget)state!).Fail(task.Exception?.InnerException ?? new OperationCanceledException()),

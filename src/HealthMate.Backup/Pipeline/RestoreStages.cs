@@ -13,10 +13,12 @@ namespace HealthMate.Backup.Pipeline;
 /// </summary>
 internal static class RestoreStages
 {
-    /// <summary>Reads the header and the encrypted segments of an object.</summary>
+    /// <summary>Reads the header and the encrypted segments of an object; the header must be the one its manifest
+    /// describes (<paramref name="expected"/>) before the first segment is released.</summary>
     internal static async IAsyncEnumerable<BackupStages.Segment> ReadSegmentsAsync(
         PipeReader reader,
         IEncryptor encryptor,
+        ExpectedObject expected,
         DecryptionHolder holder,
         StoredObjectCheck check,
         ProgressReporter progress,
@@ -37,12 +39,13 @@ internal static class RestoreStages
                     continue;
                 }
 
-                if (!encryptor.TryBeginDecryption(buffer, out var session, out var headerLength))
+                if (!encryptor.TryBeginDecryption(buffer, expected.AssociatedData, out var session, out var headerLength))
                 {
                     throw new BackupTruncatedException("The encrypted object ends inside its header: the object was cut short.");
                 }
 
                 holder.Session = session;
+                expected.Check(session!);
                 segmentLength = session!.PlaintextSegmentSize + session.SegmentOverhead;
                 check.Append(buffer.Slice(0, headerLength));
                 progress.AddRead(headerLength);
@@ -340,6 +343,34 @@ internal static class RestoreStages
         slice.CopyTo(chunk.Buffer);
         buffer = buffer.Slice(length);
         return chunk.WithLength(length);
+    }
+
+    /// <summary>What the manifest says of an encrypted object: its associated data (backup id and name), key id, salt
+    /// (recorded for the data object only) and, for a format-2 manifest, that its header is format 2 too.</summary>
+    internal sealed record ExpectedObject(string Subject, byte[] AssociatedData, string? KeyId, string? SaltHex, byte MinimumHeaderVersion)
+    {
+        internal void Check(IDecryptionSession session)
+        {
+            if (KeyId is not null && !string.Equals(session.KeyId, KeyId, StringComparison.Ordinal))
+            {
+                throw new BackupObjectReplacedException(Subject, $"its header names key '{session.KeyId}', the manifest '{KeyId}'");
+            }
+
+            if (AesGcmStreamingEncryptor.HeaderOf(session) is not { } header)
+            {
+                return;
+            }
+
+            if (header.FormatVersion < MinimumHeaderVersion)
+            {
+                throw new BackupObjectReplacedException(Subject, $"its header is format {header.FormatVersion}, written before its format-{MinimumHeaderVersion} manifest");
+            }
+
+            if (SaltHex is not null && !string.Equals(header.SaltHex, SaltHex, StringComparison.Ordinal))
+            {
+                throw new BackupObjectReplacedException(Subject, "its salt differs from the manifest's");
+            }
+        }
     }
 
     /// <summary>Holds the decryption session, known once the header has been read.</summary>

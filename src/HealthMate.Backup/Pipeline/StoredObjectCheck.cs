@@ -40,4 +40,31 @@ internal sealed class StoredObjectCheck(string backupId, long expectedSize, stri
     }
 
     public void Dispose() => _hash.Dispose();
+
+    /// <summary>Reads a stored object whole and checks its size and SHA-256 against the manifest; no key needed.</summary>
+    internal static async Task VerifyAsync(Storage.IStorageProvider storage, string key, string backupId, Catalog.ManifestData descriptor, ProgressReporter? reporter, CancellationToken cancellationToken)
+    {
+        const int BufferSize = 1024 * 1024;
+        using var check = new StoredObjectCheck(backupId, descriptor.StoredSize, descriptor.StoredSha256);
+        var stream = await storage.OpenReadAsync(key, null, cancellationToken).ConfigureAwait(false);
+        await using (stream.ConfigureAwait(false))
+        {
+            var buffer = ArrayPool<byte>.Shared.Rent(BufferSize);
+            try
+            {
+                int read;
+                while ((read = await stream.ReadAsync(buffer.AsMemory(0, BufferSize), cancellationToken).ConfigureAwait(false)) > 0)
+                {
+                    check.Append(new ReadOnlySequence<byte>(buffer, 0, read));
+                    reporter?.AddRead(read);
+                }
+            }
+            finally
+            {
+                ArrayPool<byte>.Shared.Return(buffer);
+            }
+        }
+
+        check.Complete();
+    }
 }

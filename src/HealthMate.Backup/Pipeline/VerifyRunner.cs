@@ -1,4 +1,3 @@
-using System.Buffers;
 using HealthMate.Backup.Catalog;
 using HealthMate.Backup.Telemetry;
 using Microsoft.Extensions.Logging;
@@ -8,7 +7,6 @@ namespace HealthMate.Backup.Pipeline;
 /// <summary>Verifies a backup: the stored checksum alone, or a full restore to nowhere.</summary>
 internal sealed class VerifyRunner(BackupEnvironment environment, RestoreRunner restoreRunner, Verification.IVerificationRecords records) : IVerifyRunner
 {
-    private const int BufferSize = 1024 * 1024;
     private readonly ILogger _logger = environment.LoggerFactory.CreateLogger<VerifyRunner>();
 
     public async ValueTask<VerificationResult> VerifyAsync(string backupId, VerificationLevel level = VerificationLevel.Full, IProgress<PipelineProgress>? progress = null, CancellationToken cancellationToken = default)
@@ -84,30 +82,8 @@ internal sealed class VerifyRunner(BackupEnvironment environment, RestoreRunner 
     private static IEnumerable<(string Name, ManifestData Descriptor)> ObjectsOf(BackupManifest manifest) =>
         new[] { (StorageLayout.DataName, manifest.Data) }.Concat((manifest.Objects ?? new Dictionary<string, ManifestData>()).Select(o => (o.Key, o.Value)));
 
-    private async Task VerifyChecksumAsync(BackupManifest manifest, string name, ManifestData descriptor, ProgressReporter reporter, CancellationToken cancellationToken)
-    {
-        using var check = new StoredObjectCheck(manifest.BackupId, descriptor.StoredSize, descriptor.StoredSha256);
-        var stream = await environment.Storage.OpenReadAsync(environment.Layout.ObjectKey(manifest.Kind, manifest.BackupId, name), null, cancellationToken).ConfigureAwait(false);
-        await using (stream.ConfigureAwait(false))
-        {
-            var buffer = ArrayPool<byte>.Shared.Rent(BufferSize);
-            try
-            {
-                int read;
-                while ((read = await stream.ReadAsync(buffer.AsMemory(0, BufferSize), cancellationToken).ConfigureAwait(false)) > 0)
-                {
-                    check.Append(new ReadOnlySequence<byte>(buffer, 0, read));
-                    reporter.AddRead(read);
-                }
-            }
-            finally
-            {
-                ArrayPool<byte>.Shared.Return(buffer);
-            }
-        }
-
-        check.Complete();
-    }
+    private Task VerifyChecksumAsync(BackupManifest manifest, string name, ManifestData descriptor, ProgressReporter reporter, CancellationToken cancellationToken) =>
+        StoredObjectCheck.VerifyAsync(environment.Storage, environment.Layout.ObjectKey(manifest.Kind, manifest.BackupId, name), manifest.BackupId, descriptor, reporter, cancellationToken);
 
     /// <summary>Reads and drops everything: full verification is a restore to nowhere.</summary>
     private sealed class DiscardingTarget : IRestoreTarget

@@ -97,7 +97,7 @@ public sealed class ManifestAuthenticationTests : IDisposable
         var text = await File.ReadAllTextAsync(_host.PathOf(TestHost.ManifestKey(backup)));
         var manifest = backup.Manifest;
 
-        Assert.Equal(1, manifest.FormatVersion);
+        Assert.Equal(2, manifest.FormatVersion);
         Assert.Equal("zstd", manifest.Pipeline.Compression);
         Assert.Equal("AES-256-GCM-HKDF-SHA256", manifest.Pipeline.Encryption);
         Assert.Equal("test-key", manifest.Pipeline.KeyId);

@@ -44,7 +44,7 @@ public sealed class AesGcmStreamingEncryptorTests : IDisposable
     [Fact]
     public void EveryHeaderByte_IsProtected()
     {
-        using var session = new AesGcmStreamingEncryptor(_ring, SegmentSize).BeginEncryption();
+        using var session = new AesGcmStreamingEncryptor(_ring, SegmentSize).BeginEncryption([]);
         var header = session.Header.ToArray();
         for (var i = 0; i < header.Length; i++)
         {
@@ -52,7 +52,7 @@ public sealed class AesGcmStreamingEncryptorTests : IDisposable
             damaged[i] ^= 0x10;
             // Segments follow the header in an object, so a damaged length field cannot just ask for more bytes.
             var withSegments = damaged.Concat(new byte[200]).ToArray();
-            var error = Record.Exception(() => new AesGcmStreamingEncryptor(_ring, SegmentSize).TryBeginDecryption(new ReadOnlySequence<byte>(withSegments), out _, out _));
+            var error = Record.Exception(() => new AesGcmStreamingEncryptor(_ring, SegmentSize).TryBeginDecryption(new ReadOnlySequence<byte>(withSegments), [], out _, out _));
             Assert.True(error is BackupFormatException, $"byte {i}: {error?.GetType().Name ?? "accepted"}");
         }
     }
@@ -60,10 +60,10 @@ public sealed class AesGcmStreamingEncryptorTests : IDisposable
     [Fact]
     public void IncompleteHeader_AsksForMoreBytes()
     {
-        using var session = new AesGcmStreamingEncryptor(_ring, SegmentSize).BeginEncryption();
+        using var session = new AesGcmStreamingEncryptor(_ring, SegmentSize).BeginEncryption([]);
         for (var length = 0; length < session.Header.Length; length++)
         {
-            Assert.False(new AesGcmStreamingEncryptor(_ring, SegmentSize).TryBeginDecryption(new ReadOnlySequence<byte>(session.Header[..length]), out _, out _));
+            Assert.False(new AesGcmStreamingEncryptor(_ring, SegmentSize).TryBeginDecryption(new ReadOnlySequence<byte>(session.Header[..length]), [], out _, out _));
         }
     }
 
@@ -71,7 +71,7 @@ public sealed class AesGcmStreamingEncryptorTests : IDisposable
     public void UnknownKeyId_IsAMissingKey()
     {
         using var other = new BackupKeyRing("k9", [new("k9", new byte[32])]);
-        using var session = new AesGcmStreamingEncryptor(other, SegmentSize).BeginEncryption();
+        using var session = new AesGcmStreamingEncryptor(other, SegmentSize).BeginEncryption([]);
 
         Assert.Equal("k9", Assert.Throws<BackupKeyNotFoundException>(() => Begin(session.Header.ToArray())).KeyId);
     }
@@ -87,9 +87,43 @@ public sealed class AesGcmStreamingEncryptorTests : IDisposable
     }
 
     [Fact]
+    public void AnObject_DecryptsOnlyWithItsOwnAssociatedData()
+    {
+        // The pipeline passes the backup id and object name: an object moved under another backup or name fails at once.
+        var bound = ObjectBinding.Of("20261201T000000000Z-00000001", "data");
+        using var session = new AesGcmStreamingEncryptor(_ring, SegmentSize).BeginEncryption(bound);
+        var segment = new byte[100 + 16];
+        session.EncryptSegment(0, isLast: true, new byte[100], segment);
+        var encryptor = new AesGcmStreamingEncryptor(_ring, SegmentSize);
+
+        Assert.True(encryptor.TryBeginDecryption(new ReadOnlySequence<byte>(session.Header), bound, out var right, out _));
+        right!.DecryptSegment(0, isLast: true, segment, new byte[100]);
+        foreach (var other in new[] { ObjectBinding.Of("20261201T000000000Z-00000002", "data"), ObjectBinding.Of("20261201T000000000Z-00000001", "index"), [] })
+        {
+            Assert.True(encryptor.TryBeginDecryption(new ReadOnlySequence<byte>(session.Header), other, out var wrong, out _));
+            Assert.Throws<BackupTamperedException>(() => wrong!.DecryptSegment(0, isLast: true, segment, new byte[100]));
+        }
+    }
+
+    [Fact]
+    public void FormatOneObjects_StillDecrypt_WithTheHeaderAloneAsAssociatedData()
+    {
+        var salt = new byte[32];
+        using var session = AesGcmStreamingEncryptor.BeginEncryptionForTestVector(_ring, SegmentSize, salt, new byte[7], [], version: 1);
+        var segment = new byte[10 + 16];
+        session.EncryptSegment(0, isLast: true, "format one"u8, segment);
+        var plaintext = new byte[10];
+
+        Assert.True(new AesGcmStreamingEncryptor(_ring, SegmentSize).TryBeginDecryption(new ReadOnlySequence<byte>(session.Header), ObjectBinding.Of("20261201T000000000Z-00000001", "data"), out var reader, out _));
+        reader!.DecryptSegment(0, isLast: true, segment, plaintext);
+
+        Assert.Equal("format one"u8.ToArray(), plaintext);
+    }
+
+    [Fact]
     public void Header_HoldsNoKeyMaterial()
     {
-        using var session = new AesGcmStreamingEncryptor(_ring, SegmentSize).BeginEncryption();
+        using var session = new AesGcmStreamingEncryptor(_ring, SegmentSize).BeginEncryption([]);
         var key = Enumerable.Range(0, 32).Select(i => (byte)i).ToArray();
 
         Assert.Equal(-1, session.Header.Span.IndexOf(key.AsSpan(0, 8)));
@@ -98,14 +132,14 @@ public sealed class AesGcmStreamingEncryptorTests : IDisposable
     private IDecryptionSession Begin(byte[] header)
     {
         var encryptor = new AesGcmStreamingEncryptor(_ring, SegmentSize);
-        Assert.True(encryptor.TryBeginDecryption(new ReadOnlySequence<byte>(header), out var session, out var length));
+        Assert.True(encryptor.TryBeginDecryption(new ReadOnlySequence<byte>(header), [], out var session, out var length));
         Assert.Equal(header.Length, length);
         return session!;
     }
 
     private (byte[] Header, byte[][] Segments) Encrypt(byte[] plaintext)
     {
-        using var session = new AesGcmStreamingEncryptor(_ring, SegmentSize).BeginEncryption();
+        using var session = new AesGcmStreamingEncryptor(_ring, SegmentSize).BeginEncryption([]);
         var segments = new List<byte[]>();
         var index = 0;
         var offset = 0;

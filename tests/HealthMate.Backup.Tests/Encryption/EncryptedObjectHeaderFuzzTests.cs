@@ -16,7 +16,7 @@ public sealed class EncryptedObjectHeaderFuzzTests
         var input = withMagic ? [.. "HMBE"u8.ToArray(), 1, 1, .. data] : data;
         try
         {
-            return !encryptor.TryBeginDecryption(new ReadOnlySequence<byte>(input), out _, out _) && input.Length < encryptor.MaxHeaderLength;
+            return !encryptor.TryBeginDecryption(new ReadOnlySequence<byte>(input), [], out _, out _) && input.Length < encryptor.MaxHeaderLength;
         }
         catch (BackupFormatException)
         {

@@ -20,6 +20,7 @@ public sealed class FormatVectorTests
     private static readonly byte[] NoncePrefix = Enumerable.Range(0x60, 7).Select(i => (byte)i).ToArray();
     private static readonly byte[] Plaintext = "HealthMate.Backup format test vector\n"u8.ToArray();
     private const string KeyId = "vector-key";
+    private const string BackupIdOfVectors = "20261126T020000000Z-00c0ffee";
     private const int SegmentSize = 4096;
 
     [Fact]
@@ -46,21 +47,34 @@ public sealed class FormatVectorTests
         }
     }
 
-    [Fact]
-    public void Document_ObjectDecryptsFollowingTheDocumentAlone()
+    [Theory]
+    [InlineData("object-1", 2)]
+    [InlineData("object-v1", 1)]
+    public void Document_ObjectDecryptsFollowingTheDocumentAlone(string vector, int version)
     {
         var document = File.ReadAllText(DocumentPath());
-        var hex = VectorBlock("object-1").Match(document).Groups["body"].Value;
+        var hex = VectorBlock(vector).Match(document).Groups["body"].Value;
         var bytes = Convert.FromHexString(string.Concat(hex.Where(char.IsAsciiHexDigit)));
 
         // Header: magic, version, algorithm, segment size u32be, key id length, key id, salt[32], nonce prefix[7], key check[16], header check[8].
         Assert.Equal("HMBE"u8.ToArray(), bytes[..4]);
+        Assert.Equal(version, bytes[4]);
         var idLength = bytes[10];
         var keyId = Encoding.ASCII.GetString(bytes, 11, idLength);
         var salt = bytes.AsSpan(11 + idLength, 32);
         var prefix = bytes.AsSpan(43 + idLength, 7);
         var headerLength = 74 + idLength;
         Assert.Equal(SHA256.HashData(bytes.AsSpan(0, headerLength - 8))[..8], bytes[(headerLength - 8)..headerLength]);
+
+        // Associated data: the header; from version 2 followed by u8 length, backup id, u8 length, object name.
+        var associated = bytes[..headerLength].ToList();
+        if (version >= 2)
+        {
+            associated.Add((byte)BackupIdOfVectors.Length);
+            associated.AddRange(Encoding.ASCII.GetBytes(BackupIdOfVectors));
+            associated.Add((byte)"data".Length);
+            associated.AddRange("data"u8.ToArray());
+        }
 
         var segmentKey = HKDF.DeriveKey(HashAlgorithmName.SHA256, Kek, 32, salt.ToArray(), "HealthMate.Backup v1 segment key"u8.ToArray());
         var nonce = new byte[12];
@@ -69,7 +83,7 @@ public sealed class FormatVectorTests
         var segment = bytes.AsSpan(headerLength);
         var plaintext = new byte[segment.Length - 16];
         using var aes = new AesGcm(segmentKey, 16);
-        aes.Decrypt(nonce, segment[..^16], segment[^16..], plaintext, bytes.AsSpan(0, headerLength));
+        aes.Decrypt(nonce, segment[..^16], segment[^16..], plaintext, associated.ToArray());
 
         Assert.Equal(KeyId, keyId);
         Assert.Equal(Plaintext, plaintext);
@@ -100,17 +114,19 @@ public sealed class FormatVectorTests
         KeyDerivation.Derive(Kek, Salt, KeyDerivation.ObjectKeyCheckInfo, keyCheck);
         result["object-1-keys"] = $"segment key = {Convert.ToHexStringLower(derived)}\nkey check   = {Convert.ToHexStringLower(keyCheck)}";
 
-        var object1 = EncryptObject(ring, Plaintext);
+        var binding = ObjectBinding.Of(BackupIdOfVectors, "data");
+        result["object-1-associated-data"] = Wrap(Convert.ToHexStringLower(binding));
+        var object1 = EncryptObject(ring, Plaintext, binding, EncryptedObjectHeader.Version);
         result["object-1"] = Wrap(Convert.ToHexStringLower(object1));
         result["object-1-sha256"] = Convert.ToHexStringLower(SHA256.HashData(object1));
 
         var twoSegments = Enumerable.Range(0, SegmentSize + 100).Select(i => (byte)i).ToArray();
-        var object2 = EncryptObject(ring, twoSegments);
+        var object2 = EncryptObject(ring, twoSegments, binding, EncryptedObjectHeader.Version);
         result["object-2"] = $"length = {object2.Length}\nsha256 = {Convert.ToHexStringLower(SHA256.HashData(object2))}";
 
         var manifest = new BackupManifest
         {
-            BackupId = "20261126T020000000Z-00c0ffee",
+            BackupId = BackupIdOfVectors,
             Kind = "postgresql",
             Name = "healthmate",
             Type = BackupType.Full,
@@ -137,14 +153,17 @@ public sealed class FormatVectorTests
             },
         };
         result["manifest-1"] = Encoding.UTF8.GetString(ManifestSerializer.Serialize(manifest, ring));
+
+        // Format 1, still read: the header alone is the associated data.
+        result["object-v1"] = Wrap(Convert.ToHexStringLower(EncryptObject(ring, Plaintext, binding, EncryptedObjectHeader.FirstVersion)));
         var parsed = ManifestSerializer.Deserialize(ManifestSerializer.Serialize(manifest, ring), ring, "vector", manifest.Kind, manifest.BackupId);
         Assert.Equivalent(manifest, parsed, strict: true);
         return result;
     }
 
-    private static byte[] EncryptObject(BackupKeyRing ring, byte[] plaintext)
+    private static byte[] EncryptObject(BackupKeyRing ring, byte[] plaintext, byte[] associatedData, byte version)
     {
-        using var session = AesGcmStreamingEncryptor.BeginEncryptionForTestVector(ring, SegmentSize, Salt, NoncePrefix);
+        using var session = AesGcmStreamingEncryptor.BeginEncryptionForTestVector(ring, SegmentSize, Salt, NoncePrefix, associatedData, version);
         var output = new List<byte>(session.Header.ToArray());
         var index = 0;
         for (var offset = 0; ; offset += SegmentSize, index++)
@@ -162,8 +181,15 @@ public sealed class FormatVectorTests
 
         var bytes = output.ToArray();
         var encryptor = new AesGcmStreamingEncryptor(ring, SegmentSize);
-        Assert.True(encryptor.TryBeginDecryption(new ReadOnlySequence<byte>(bytes), out var check, out _));
-        check!.Dispose();
+        Assert.True(encryptor.TryBeginDecryption(new ReadOnlySequence<byte>(bytes), associatedData, out var check, out var headerLength));
+        using (check)
+        {
+            // The library itself reads the last segment back with the same associated data.
+            var lastIndex = (bytes.Length - headerLength - 1) / (SegmentSize + 16);
+            var last = bytes.AsSpan(headerLength + (lastIndex * (SegmentSize + 16)));
+            check!.DecryptSegment(lastIndex, isLast: true, last, new byte[last.Length - 16]);
+        }
+
         return bytes;
     }
 

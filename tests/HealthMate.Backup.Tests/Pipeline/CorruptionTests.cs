@@ -123,9 +123,9 @@ public sealed class CorruptionTests : IDisposable
         var wrongMaterial = new byte[32];
         wrongMaterial[0] = 1;
         using var wrong = new BackupKeyRing("k", [new("k", wrongMaterial)]);
-        using var session = new AesGcmStreamingEncryptor(right, 4096).BeginEncryption();
+        using var session = new AesGcmStreamingEncryptor(right, 4096).BeginEncryption([]);
 
-        var error = Record.Exception(() => new AesGcmStreamingEncryptor(wrong, 4096).TryBeginDecryption(new(session.Header), out _, out _));
+        var error = Record.Exception(() => new AesGcmStreamingEncryptor(wrong, 4096).TryBeginDecryption(new(session.Header), [], out _, out _));
 
         Assert.Equal("k", Assert.IsType<WrongKeyException>(error).KeyId);
         await Task.CompletedTask;
