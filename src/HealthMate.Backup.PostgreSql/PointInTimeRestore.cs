@@ -12,7 +12,10 @@ namespace HealthMate.Backup.PostgreSql;
 /// Point-in-time restore: chooses the newest base backup that ends before the target (or the one named), restores it
 /// into an empty data directory, writes the recovery settings (<c>restore_command</c>, the target, the end action;
 /// archiving off so the copy never writes into the production archive), starts the server, follows recovery to its
-/// end, and reports where it stopped. Recovery that ends before the target is an error, not a success.
+/// end, and reports where it stopped. Recovery that ends before the target is an error, not a success: a WAL file the
+/// archive holds but cannot give (damaged, another key, storage down) stops recovery with FATAL (wal-fetch exits above
+/// 125), and a restore to the latest point whose replay ended before the newest archived segment of its timeline (a
+/// segment missing from the archive) fails naming the segment; the server is stopped either way.
 /// </summary>
 [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
 public sealed partial class PointInTimeRestore
@@ -23,14 +26,16 @@ public sealed partial class PointInTimeRestore
     private readonly TimeProvider _time;
     private readonly Recovery.IRecoveryRecords? _records;
     private readonly IEnumerable<Health.IRecoveryPointSource> _recoveryPoints;
+    private readonly WalArchive? _archive;
 
-    internal PointInTimeRestore(IBackupCatalog catalog, IRestoreRunner restores, TimeProvider time, Recovery.IRecoveryRecords? records = null, IEnumerable<Health.IRecoveryPointSource>? recoveryPoints = null)
+    internal PointInTimeRestore(IBackupCatalog catalog, IRestoreRunner restores, TimeProvider time, Recovery.IRecoveryRecords? records = null, IEnumerable<Health.IRecoveryPointSource>? recoveryPoints = null, WalArchive? archive = null)
     {
         _catalog = catalog;
         _restores = restores;
         _time = time;
         _records = records;
         _recoveryPoints = recoveryPoints ?? [];
+        _archive = archive;
     }
 
     /// <summary>Restores a cluster to a point in time.</summary>
@@ -40,6 +45,8 @@ public sealed partial class PointInTimeRestore
     /// <exception cref="ArgumentException">The options are invalid.</exception>
     /// <exception cref="InvalidOperationException">The data directory is not empty or a cluster runs there, or no base backup fits.</exception>
     /// <exception cref="RecoveryTargetNotReachedException">The WAL archive ends before the target.</exception>
+    /// <exception cref="WalSegmentUnavailableException">A WAL segment the recovery needs is missing from the archive or
+    /// cannot be read from it (damaged, another key, storage unreachable).</exception>
     public Task<PointInTimeRestoreResult> RestoreAsync(PointInTimeRestoreOptions options, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(options);
@@ -72,6 +79,11 @@ public sealed partial class PointInTimeRestore
             running = await server.StartAsync(Path.Combine(dataDirectory, LogName), options.Action != RecoveryEndAction.Shutdown, options.Timeout, cancellationToken).ConfigureAwait(false);
             var timeline = await FollowRecoveryAsync(server, options, cancellationToken).ConfigureAwait(false);
             var log = ReadLog(dataDirectory);
+            if (options.Target.Kind == RecoveryTarget.Latest.Kind)
+            {
+                await EnsureReplayReachedTheArchiveEndAsync(backup, dataDirectory, log, cancellationToken).ConfigureAwait(false);
+            }
+
             var stop = StopLine().Match(log);
             var redo = RedoDone().Match(log);
             var result = new PointInTimeRestoreResult(
@@ -212,6 +224,12 @@ public sealed partial class PointInTimeRestore
             if (!server.IsRunning)
             {
                 var log = ReadLog(server.DataDirectory);
+                if (RestoreFailed().Match(log) is { Success: true } failed)
+                {
+                    // wal-fetch exited above 125: the archive has the file but could not give it (PostgreSQL's FATAL).
+                    throw new WalSegmentUnavailableException(failed.Groups["name"].Value, $"it could not be restored from the archive ({WalFetchReason(log) ?? failed.Groups["reason"].Value.Trim()})", Tail(log));
+                }
+
                 if (log.Contains("recovery ended before configured recovery target was reached", StringComparison.Ordinal))
                 {
                     throw new RecoveryTargetNotReachedException(options.Target.ToString(), Tail(log));
@@ -246,6 +264,50 @@ public sealed partial class PointInTimeRestore
             await Task.Delay(TimeSpan.FromMilliseconds(100), _time, cancellationToken).ConfigureAwait(false);
         }
     }
+
+    /// <summary>
+    /// A restore to the latest point must replay every archived segment of its timeline. PostgreSQL ends recovery at the
+    /// first segment restore_command reports missing (exit 1) and promotes, so a hole in the archive would look like
+    /// its end: compare the last segment replayed with the newest the archive holds on that timeline.
+    /// </summary>
+    private async Task EnsureReplayReachedTheArchiveEndAsync(BackupManifest backup, string dataDirectory, string log, CancellationToken cancellationToken)
+    {
+        if (_archive is null || !backup.Properties.TryGetValue("postgres.system-identifier", out var system))
+        {
+            return;
+        }
+
+        var restored = RestoredSegment().Matches(log).Select(m => m.Groups["name"].Value).LastOrDefault();
+        var floor = restored ?? (backup.Properties.TryGetValue("postgres.start-wal-file", out var start) && start.Length == 24 ? start : null);
+        if (floor is null)
+        {
+            return;
+        }
+
+        var newer = new List<string>();
+        await foreach (var name in _archive.ListAsync(system, floor[..8], cancellationToken).ConfigureAwait(false))
+        {
+            if (name.Length == 24 && string.CompareOrdinal(name, floor) > 0)
+            {
+                newer.Add(name);
+            }
+        }
+
+        if (newer.Count == 0)
+        {
+            return;
+        }
+
+        var missing = WalSegments.Next(floor, WalSegments.SizeIn(Path.Combine(dataDirectory, "pg_wal")));
+        throw new WalSegmentUnavailableException(
+            missing,
+            $"it is missing from the archive: replay ended after {floor}, but the archive holds timeline {floor[..8]} up to {newer.Max(StringComparer.Ordinal)}. The server had promoted a copy that lacks everything after {floor}; it was stopped",
+            Tail(log));
+    }
+
+    /// <summary>The reason wal-fetch printed (it writes one line to the server log before exiting above 125).</summary>
+    private static string? WalFetchReason(string log) =>
+        WalFetchFailure().Matches(log).Select(m => m.Groups["reason"].Value.Trim()).LastOrDefault();
 
     private static async Task<(bool InRecovery, bool Paused, int Timeline)?> TryReadStateAsync(PointInTimeRestoreOptions options)
     {
@@ -297,6 +359,15 @@ public sealed partial class PointInTimeRestore
 
     [GeneratedRegex(@"LOG:\s+redo done at ([0-9A-F]+/[0-9A-F]+)")]
     private static partial Regex RedoDone();
+
+    [GeneratedRegex(@"LOG:\s+restored log file ""(?<name>[0-9A-F]{24})"" from archive")]
+    private static partial Regex RestoredSegment();
+
+    [GeneratedRegex(@"FATAL:\s+could not restore file ""(?<name>[^""]+)"" from archive:(?<reason>[^\n]*)")]
+    private static partial Regex RestoreFailed();
+
+    [GeneratedRegex(@"healthmate-backup wal-fetch failed: (?<reason>[^\n]*)")]
+    private static partial Regex WalFetchFailure();
 }
 
 /// <summary>pg_ctl for one data directory, run as the server's user when this process is root.</summary>

@@ -135,3 +135,27 @@ public sealed class RecoveryTargetNotReachedException : BackupException
     /// <summary>Gets the end of the restored server's log.</summary>
     public string ServerLog { get; }
 }
+
+/// <summary>
+/// A WAL segment a recovery needs is missing from the archive, or the archive holds it but could not give it (damaged,
+/// written with another key, storage unreachable). The restored server was stopped; nothing it did counts as a restore.
+/// </summary>
+public sealed class WalSegmentUnavailableException : BackupException
+{
+    /// <summary>Initializes a new instance of the <see cref="WalSegmentUnavailableException"/> class.</summary>
+    /// <param name="segmentName">The WAL file's name.</param>
+    /// <param name="why">What happened to it.</param>
+    /// <param name="serverLog">The end of the server's log.</param>
+    public WalSegmentUnavailableException(string segmentName, string why, string serverLog)
+        : base($"Recovery cannot go past WAL segment {segmentName}: {why}. Server log:\n{serverLog}")
+    {
+        SegmentName = segmentName;
+        ServerLog = serverLog;
+    }
+
+    /// <summary>Gets the WAL file's name.</summary>
+    public string SegmentName { get; }
+
+    /// <summary>Gets the end of the restored server's log.</summary>
+    public string ServerLog { get; }
+}

@@ -84,7 +84,7 @@ public static class PostgreSqlBackupDRBuilderExtensions
     [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
     private static PointInTimeRestore CreatePointInTimeRestore(IServiceProvider services) =>
         new(services.GetRequiredService<HealthMate.Backup.Catalog.IBackupCatalog>(), services.GetRequiredService<HealthMate.Backup.IRestoreRunner>(), services.GetService<TimeProvider>() ?? TimeProvider.System,
-            services.GetService<HealthMate.Backup.Recovery.IRecoveryRecords>(), services.GetServices<HealthMate.Backup.Health.IRecoveryPointSource>());
+            services.GetService<HealthMate.Backup.Recovery.IRecoveryRecords>(), services.GetServices<HealthMate.Backup.Health.IRecoveryPointSource>(), services.GetService<WalArchive>());
 
     /// <summary>
     /// Adds a PostgreSQL primary/standby failover strategy and its probe (both named <c>options.Name</c>, default

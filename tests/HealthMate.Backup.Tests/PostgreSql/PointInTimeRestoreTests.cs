@@ -203,6 +203,79 @@ public sealed class PointInTimeRestoreTests(PostgresFixture postgres) : IAsyncLi
         Assert.Single(records, r => r.Kind == HealthMate.Backup.Recovery.RecoveryKind.Playbook && r.Compliant);
     }
 
+    [Fact]
+    public async Task RestoreToLatest_WithAMissingDamagedOrForeignSegment_FailsNamingIt_NeverStopsEarlyAndCallsItDone()
+    {
+        // Issue 13, defect 3: each of these used to end recovery at the segment before, promote, and report success.
+        await postgres.ExecuteAsync(_database, "CREATE TABLE pitr (id int, tag text)");
+        var backup = await _host.Backups.RunAsync(PostgreSqlBackups.Physical(new PhysicalBackupOptions { Connection = postgres.Connection, Wal = BaseBackupWal.None }));
+        var segments = new List<string>();
+        for (var i = 0; i < 4; i++)
+        {
+            await InsertAsync((i * 100) + 1, (i + 1) * 100, $"batch {i}");
+            segments.Add(await ArchiveEverythingAsync());
+        }
+
+        var middle = segments[1];
+        var folder = Path.Combine(_host.Root, "wal", backup.Manifest.Properties["postgres.system-identifier"], middle[..8]);
+        var files = Directory.GetFiles(folder, middle + ".*").ToDictionary(f => f, File.ReadAllBytes);
+        void PutBack()
+        {
+            foreach (var file in Directory.GetFiles(folder, middle + ".*"))
+            {
+                File.Delete(file);
+            }
+
+            foreach (var (file, bytes) in files)
+            {
+                File.WriteAllBytes(file, bytes);
+            }
+        }
+
+        async Task AssertFailsNamingAsync(string damage)
+        {
+            var directory = NewDataDirectory();
+            var error = await Assert.ThrowsAsync<WalSegmentUnavailableException>(() => Pitr.RestoreAsync(Options(directory, RecoveryTarget.Latest)));
+            Assert.True(error.SegmentName == middle, $"{damage}: {error.Message}");
+            Assert.Contains(middle, error.Message, StringComparison.Ordinal);
+            Assert.False(File.Exists(Path.Combine(directory, "postmaster.pid")), $"{damage}: the restored server was left running");
+        }
+
+        // Missing: its manifest is gone (the archive lost it).
+        File.Delete(files.Keys.Single(f => f.EndsWith(".manifest.json", StringComparison.Ordinal)));
+        await AssertFailsNamingAsync("missing");
+        PutBack();
+
+        // Damaged: one bit of its stored data flipped.
+        var data = files.Keys.Single(f => !f.EndsWith(".manifest.json", StringComparison.Ordinal));
+        var flipped = (byte[])files[data].Clone();
+        flipped[flipped.Length / 2] ^= 0x01;
+        await File.WriteAllBytesAsync(data, flipped);
+        await AssertFailsNamingAsync("damaged");
+        PutBack();
+
+        // Foreign: archived again under the same key id with another key (a second cluster's archiver, a swapped key).
+        var original = Path.Combine(_work, middle);
+        Assert.True(await _host.Services.GetRequiredService<WalArchive>().FetchAsync(middle, original, new WalArchiveOptions { SystemIdentifier = backup.Manifest.Properties["postgres.system-identifier"] }));
+        foreach (var file in files.Keys)
+        {
+            File.Delete(file);
+        }
+
+        using (var foreign = new TestHost(root: _host.Root, key: System.Security.Cryptography.RandomNumberGenerator.GetBytes(32), services: s => s.AddBackupDR().AddPostgreSql(), keepRoot: true))
+        {
+            await foreign.Services.GetRequiredService<WalArchive>().PushAsync(original);
+        }
+
+        await ChownAsync(folder);
+        await AssertFailsNamingAsync("foreign key");
+        PutBack();
+        await ChownAsync(folder);
+
+        // With the archive whole again, the same restore reaches the end.
+        Assert.Equal(400, await RestoreAndCountAsync(RecoveryTarget.Latest));
+    }
+
     private PointInTimeRestore Pitr => _host.Services.GetRequiredService<PointInTimeRestore>();
 
     private async Task<PointInTimeRestoreResult> RestoreAsync(RecoveryTarget target)
@@ -268,14 +341,16 @@ public sealed class PointInTimeRestoreTests(PostgresFixture postgres) : IAsyncLi
         return (ulong)xid;
     }
 
-    /// <summary>Switches to a new segment and waits until the server has archived everything up to it.</summary>
-    private async Task ArchiveEverythingAsync()
+    /// <summary>Switches to a new segment and waits until the server has archived everything up to it; returns the
+    /// segment that was completed.</summary>
+    private async Task<string> ArchiveEverythingAsync()
     {
         await using var connection = postgres.Connection.OpenConnection("postgres");
         await connection.OpenAsync();
         await using var command = new NpgsqlCommand("SELECT pg_walfile_name(pg_switch_wal())", connection);
         var switched = (string)(await command.ExecuteScalarAsync())!;
         await WaitArchivedAsync(connection, switched, null);
+        return switched;
     }
 
     /// <summary>Waits until the server has archived <paramref name="segment"/> (the one pg_switch_wal completed).</summary>
