@@ -22,7 +22,7 @@ services.AddBackupDR(options =>
     options.Encryption.ActiveKeyId = "demo";
     options.Encryption.Keys.Add(new() { Id = "demo", Base64 = keyBase64 });
 })
-.AddLocalStorage(local => local.Path = settings.StoragePath);
+.AddLocalStorage(local => local.Path = Path.GetFullPath(settings.StoragePath));
 await using var provider = services.BuildServiceProvider();
 
 var backups = provider.GetRequiredService<IBackupRunner>();

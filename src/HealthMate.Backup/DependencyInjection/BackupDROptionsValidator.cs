@@ -35,9 +35,10 @@ public sealed class BackupDROptionsValidator : IValidateOptions<BackupDROptions>
             errors.Add("BackupDR:Storage:Provider must not be empty.");
         }
 
-        if (string.IsNullOrWhiteSpace(options.Storage.Local.Path))
+        var localPath = options.Storage.Local.Path;
+        if (string.IsNullOrWhiteSpace(localPath) ? string.Equals(options.Storage.Provider, "local", StringComparison.OrdinalIgnoreCase) : !System.IO.Path.IsPathFullyQualified(localPath))
         {
-            errors.Add("BackupDR:Storage:Local:Path must not be empty.");
+            errors.Add($"BackupDR:Storage:Local:Path must be an absolute path (it is '{localPath}'): a relative one depends on the working directory, which under archive_command is the database's own data directory.");
         }
 
         var prefix = options.Storage.Prefix.Trim('/');

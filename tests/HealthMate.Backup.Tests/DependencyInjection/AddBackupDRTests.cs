@@ -17,7 +17,11 @@ public sealed class AddBackupDRTests
     public void AddBackupDR_IsIdempotent()
     {
         var services = new ServiceCollection();
-        services.AddBackupDR(o => AddKey(o));
+        services.AddBackupDR(o =>
+        {
+            AddKey(o);
+            o.Storage.Local.Path = "/var/backups/never-written";
+        });
         var count = services.Count;
 
         services.AddBackupDR();
@@ -106,7 +110,7 @@ public sealed class AddBackupDRTests
             o.Pipeline.Parallelism = 0;
             o.Retention.Days = 0;
             o.Files.MaxFileSizeMb = 0;
-            o.Storage.Local.Path = "";
+            o.Storage.Local.Path = "relative/backups";
             o.Storage.Provider = "nowhere";
         });
         using var host = builder.Build();

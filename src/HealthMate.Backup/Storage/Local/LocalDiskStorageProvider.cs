@@ -5,10 +5,13 @@ namespace HealthMate.Backup.Storage.Local;
 /// <summary>
 /// Stores objects as files under a root folder. A write goes to a temporary file in the target folder, is flushed to
 /// disk, and is renamed into place with <c>renameat2(RENAME_NOREPLACE)</c> (never replacing an existing file unless
-/// asked, atomically even when writers race); the folder is then flushed too.
+/// asked, atomically even when writers race); the folder is then flushed too. Files are created 0600 and folders 0700
+/// whatever the process umask: a backup is readable by its owner only.
 /// </summary>
 internal sealed class LocalDiskStorageProvider : IStorageProvider
 {
+    internal const UnixFileMode ObjectFileMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+    internal const UnixFileMode ObjectFolderMode = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute;
     private readonly string _root;
     private readonly bool _flushToDisk;
 
@@ -16,6 +19,11 @@ internal sealed class LocalDiskStorageProvider : IStorageProvider
     {
         ArgumentNullException.ThrowIfNull(options);
         ArgumentException.ThrowIfNullOrWhiteSpace(options.Path);
+        if (!Path.IsPathFullyQualified(options.Path))
+        {
+            throw new ArgumentException($"The local storage path '{options.Path}' is relative; use an absolute path.", nameof(options));
+        }
+
         _root = Path.TrimEndingDirectorySeparator(Path.GetFullPath(options.Path)) + Path.DirectorySeparatorChar;
         _flushToDisk = options.FlushToDisk;
     }
@@ -31,9 +39,15 @@ internal sealed class LocalDiskStorageProvider : IStorageProvider
         var directory = Path.GetDirectoryName(path)!;
         try
         {
-            Directory.CreateDirectory(directory);
+            CreateFolder(directory);
             var temporary = Path.Combine(directory, $"{StorageKey.TemporaryPrefix}{Guid.NewGuid():N}");
-            var stream = new FileStream(temporary, FileMode.CreateNew, FileAccess.Write, FileShare.None, bufferSize: 0, FileOptions.None);
+            var create = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write, Share = FileShare.None, BufferSize = 0 };
+            if (!OperatingSystem.IsWindows())
+            {
+                create.UnixCreateMode = ObjectFileMode;
+            }
+
+            var stream = new FileStream(temporary, create);
             return ValueTask.FromResult<IStorageWriter>(new Writer(this, key, path, temporary, stream, options?.Overwrite ?? false));
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
@@ -171,6 +185,33 @@ internal sealed class LocalDiskStorageProvider : IStorageProvider
         }
 
         return path;
+    }
+
+    /// <summary>Creates a folder and its missing parents owner-only, whatever the umask (mkdir applies it to the mode).</summary>
+    private static void CreateFolder(string directory)
+    {
+        if (Directory.Exists(directory))
+        {
+            return;
+        }
+
+        if (OperatingSystem.IsWindows())
+        {
+            Directory.CreateDirectory(directory);
+            return;
+        }
+
+        var missing = new Stack<string>();
+        for (var current = directory; !Directory.Exists(current); current = Path.GetDirectoryName(current)!)
+        {
+            missing.Push(current);
+        }
+
+        foreach (var folder in missing)
+        {
+            Directory.CreateDirectory(folder, ObjectFolderMode);
+            File.SetUnixFileMode(folder, ObjectFolderMode);
+        }
     }
 
     private void RemoveEmptyParents(string directory)
