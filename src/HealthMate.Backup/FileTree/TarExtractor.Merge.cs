@@ -6,17 +6,27 @@ namespace HealthMate.Backup.FileTree;
 [UnsupportedOSPlatform("windows")]
 internal static partial class TarExtractor
 {
-    /// <summary>Moves the staged tree into the target: a rename when the target is missing or empty, else a merge.</summary>
+    /// <summary>Moves the staged tree (a folder inside the target) into the target: each top-level entry renamed into
+    /// place when the target holds nothing else, else merged entry by entry.</summary>
     private static void MoveIntoPlace(string staging, string target, bool overwrite, List<string> written)
     {
-        if (!Directory.Exists(target) || !Directory.EnumerateFileSystemEntries(target).Any())
+        if (!Session.HasContent(target))
         {
-            if (Directory.Exists(target))
+            foreach (var staged in new DirectoryInfo(staging).EnumerateFileSystemInfos())
             {
-                Directory.Delete(target);
+                var destination = Path.Combine(target, staged.Name);
+                if (staged is DirectoryInfo { LinkTarget: null })
+                {
+                    Directory.Move(staged.FullName, destination);
+                }
+                else
+                {
+                    File.Move(staged.FullName, destination, overwrite: false);
+                }
+
+                written.Add(staged.Name);
             }
 
-            Directory.Move(staging, target);
             return;
         }
 
@@ -51,6 +61,7 @@ internal static partial class TarExtractor
                 Merge(directory.FullName, destination, targetRoot, written);
                 File.SetUnixFileMode(destination, File.GetUnixFileMode(directory.FullName));
                 Directory.SetLastWriteTimeUtc(destination, directory.LastWriteTimeUtc);
+                DurableTree.FlushFolder(destination);
                 continue;
             }
 

@@ -4,9 +4,10 @@ using System.Runtime.Versioning;
 namespace HealthMate.Backup.FileTree;
 
 /// <summary>
-/// Restores a tar stream into a directory safely. Entries are written into a staging folder beside the target, and
-/// the stream is read to its end (where the pipeline checks every checksum) before anything is moved into the target,
-/// so a failed or tampered restore writes nothing there. Refused: absolute paths, <c>..</c> segments, writes through a
+/// Restores a tar stream into a directory safely. Entries are written into a staging folder inside the target (on the
+/// target's own file system, which may be a mount point), and the stream is read to its end (where the pipeline checks
+/// every checksum) before anything is moved into place, so a failed or tampered restore writes nothing there. Every
+/// restored file and folder is flushed to disk before the restore reports success. Refused: absolute paths, <c>..</c> segments, writes through a
 /// symbolic link, hard links to anything but an already restored regular file, device nodes and FIFOs, sparse entries.
 /// </summary>
 [UnsupportedOSPlatform("windows")]
@@ -29,25 +30,30 @@ internal static partial class TarExtractor
     /// </summary>
     internal sealed class Session : IDisposable
     {
+        /// <summary>The staging folder's name prefix; entries of the target with it are a restore in progress, not content.</summary>
+        internal const string StagingPrefix = ".hmb-restoring-";
+
         private readonly string _target;
         private readonly string _staging;
+        private readonly bool _createdTarget;
         private readonly State _state;
         private readonly List<string> _written = [];
+        private bool _committed;
 
-        private Session(string target, string staging, DirectoryRestoreOptions options)
+        private Session(string target, string staging, bool createdTarget, DirectoryRestoreOptions options)
         {
             _target = target;
             _staging = staging;
+            _createdTarget = createdTarget;
             _state = new State(staging, options);
         }
 
         internal static Session Begin(string target, DirectoryRestoreOptions options)
         {
             var targetPath = Path.TrimEndingDirectorySeparator(Path.GetFullPath(target));
-            var parent = Path.GetDirectoryName(targetPath) ?? throw new ArgumentException("The restore target cannot be a file system root.", nameof(target));
-            if (Directory.Exists(targetPath) && Directory.EnumerateFileSystemEntries(targetPath).Any() && !options.Overwrite)
+            if (Path.GetDirectoryName(targetPath) is null)
             {
-                throw new DirectoryRestoreException($"The restore target '{targetPath}' is not empty; restore into an empty folder or allow overwriting.", [], null);
+                throw new ArgumentException("The restore target cannot be a file system root.", nameof(target));
             }
 
             if (File.Exists(targetPath) || new FileInfo(targetPath).LinkTarget is not null)
@@ -55,9 +61,24 @@ internal static partial class TarExtractor
                 throw new DirectoryRestoreException($"The restore target '{targetPath}' is a file or a symbolic link, not a folder.", [], null);
             }
 
-            Directory.CreateDirectory(parent);
-            var staging = Directory.CreateDirectory(Path.Combine(parent, $".{Path.GetFileName(targetPath)}.restoring-{Guid.NewGuid():N}")).FullName;
-            return new Session(targetPath, staging, options);
+            var createdTarget = !Directory.Exists(targetPath);
+            if (createdTarget)
+            {
+                Directory.CreateDirectory(targetPath);
+            }
+            else
+            {
+                RemoveAbandonedStaging(targetPath);
+                if (HasContent(targetPath) && !options.Overwrite)
+                {
+                    throw new DirectoryRestoreException($"The restore target '{targetPath}' is not empty; restore into an empty folder or allow overwriting.", [], null);
+                }
+            }
+
+            // Staged inside the target: the same file system (a mount point included), so moving into place is a rename.
+            var staging = Path.Combine(targetPath, StagingPrefix + Guid.NewGuid().ToString("N"));
+            Directory.CreateDirectory(staging, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+            return new Session(targetPath, staging, createdTarget, options);
         }
 
         /// <summary>Extracts the entries of one archive that pass <paramref name="filter"/> (relative path, entry), reading it to its end.</summary>
@@ -84,13 +105,23 @@ internal static partial class TarExtractor
             }
         }
 
-        /// <summary>Applies folder metadata and moves the staged tree into the target.</summary>
+        /// <summary>Applies folder metadata, flushes every staged file and folder to disk, moves the tree into the
+        /// target and flushes the folders whose entries changed: once this returns, the restored tree survives a power loss.</summary>
         internal DirectoryRestoreResult Commit()
         {
             try
             {
                 _state.ApplyDirectoryMetadata();
+                DurableTree.Flush(_staging);
                 MoveIntoPlace(_staging, _target, _state.Options.Overwrite, _written);
+                _committed = true;
+                Directory.Delete(_staging, recursive: true); // only the folders a merge emptied remain
+                DurableTree.FlushFolder(_target);
+                if (_createdTarget)
+                {
+                    DurableTree.FlushFolder(Path.GetDirectoryName(_target)!);
+                }
+
                 return _state.Outcome;
             }
             catch (Exception ex) when (ex is not DirectoryRestoreException)
@@ -105,6 +136,24 @@ internal static partial class TarExtractor
             if (Directory.Exists(_staging))
             {
                 Directory.Delete(_staging, recursive: true);
+            }
+
+            if (!_committed && _createdTarget && Directory.Exists(_target) && !Directory.EnumerateFileSystemEntries(_target).Any())
+            {
+                Directory.Delete(_target);
+            }
+        }
+
+        /// <summary>Whether a folder holds anything but restores in progress.</summary>
+        internal static bool HasContent(string folder) =>
+            Directory.EnumerateFileSystemEntries(folder).Any(e => !Path.GetFileName(e).StartsWith(StagingPrefix, StringComparison.Ordinal));
+
+        /// <summary>Removes what a restore killed before it finished left in the target (one restore into a folder at a time).</summary>
+        private static void RemoveAbandonedStaging(string target)
+        {
+            foreach (var abandoned in Directory.EnumerateDirectories(target, StagingPrefix + "*"))
+            {
+                Directory.Delete(abandoned, recursive: true);
             }
         }
 
@@ -171,6 +220,10 @@ internal static partial class TarExtractor
                     {
                         throw new BackupFormatException($"Archive entry '{entry.Name}' is cut short: {copied} of its {entry.Length} bytes are present.");
                     }
+
+                    // Start writing it back now, so the flush before the commit finds little left to do.
+                    await file.FlushAsync(cancellationToken).ConfigureAwait(false);
+                    Storage.Local.NativeMethods.StartWriteback(file.SafeFileHandle, 0, copied);
                 }
 
                 state.ApplyMetadata(entry, path);

@@ -33,6 +33,35 @@ internal static partial class NativeMethods
         }
     }
 
+    /// <summary>fsync of a file by path (read-only, never through a symbolic link): what a restore wrote reaches the disk.</summary>
+    internal static void FlushFile(string path)
+    {
+        if (!OperatingSystem.IsLinux())
+        {
+            return;
+        }
+
+        // O_RDONLY | O_CLOEXEC | O_NOFOLLOW (0400000 on x86-64, 0100000 on arm64).
+        var noFollow = System.Runtime.InteropServices.RuntimeInformation.ProcessArchitecture == System.Runtime.InteropServices.Architecture.Arm64 ? 0x8000 : 0x20000;
+        var fd = Open(path, 0x80000 | noFollow);
+        if (fd < 0)
+        {
+            throw new IOException($"Cannot open '{path}' to flush it (errno {Marshal.GetLastPInvokeError()}).");
+        }
+
+        try
+        {
+            if (Fsync(fd) != 0)
+            {
+                throw new IOException($"Cannot flush '{path}' to disk (errno {Marshal.GetLastPInvokeError()}).");
+            }
+        }
+        finally
+        {
+            _ = Close(fd);
+        }
+    }
+
     /// <summary>Starts writeback of a range without waiting for it (Linux <c>sync_file_range(SYNC_FILE_RANGE_WRITE)</c>),
     /// so the fsync at commit has little left to do. Best effort: an error here only means the fsync does more work.</summary>
     internal static void StartWriteback(Microsoft.Win32.SafeHandles.SafeFileHandle handle, long offset, long length)
