@@ -9,7 +9,21 @@ namespace HealthMate.Backup.Catalog;
 /// <summary>Reads manifests under <c>{prefix}backups/</c> and authenticates each one.</summary>
 internal sealed class BackupCatalog(IStorageProvider storage, BackupKeyRing keyRing, StorageLayout layout, ILogger<BackupCatalog> logger) : IBackupCatalog
 {
+    private static readonly System.Diagnostics.Metrics.Counter<long> InvalidManifests = BackupTelemetry.Meter.CreateCounter<long>(
+        "healthmate.backup.catalog.invalid_manifests", "{manifest}", "Manifests found while listing that failed authentication or could not be read: tampered, damaged, or another key.");
+
     public async IAsyncEnumerable<BackupManifest> ListAsync(string? kind = null, [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        await foreach (var entry in ListEntriesAsync(kind, cancellationToken).ConfigureAwait(false))
+        {
+            if (entry.Manifest is { } manifest)
+            {
+                yield return manifest;
+            }
+        }
+    }
+
+    public async IAsyncEnumerable<CatalogEntry> ListEntriesAsync(string? kind = null, [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
         if (kind is not null && !StorageLayout.IsValidKind(kind))
         {
@@ -17,7 +31,7 @@ internal sealed class BackupCatalog(IStorageProvider storage, BackupKeyRing keyR
         }
 
         var prefix = kind is null ? layout.BackupsPrefix : layout.KindPrefix(kind);
-        var manifests = new List<BackupManifest>();
+        var entries = new List<CatalogEntry>();
         await foreach (var item in storage.ListAsync(prefix, cancellationToken).ConfigureAwait(false))
         {
             if (!layout.TryParseManifestKey(item.Key, out var itemKind, out var backupId))
@@ -27,18 +41,26 @@ internal sealed class BackupCatalog(IStorageProvider storage, BackupKeyRing keyR
 
             try
             {
-                manifests.Add(await LoadAsync(item.Key, itemKind, backupId, cancellationToken).ConfigureAwait(false));
+                entries.Add(new CatalogEntry(itemKind, backupId, item.Key, await LoadAsync(item.Key, itemKind, backupId, cancellationToken).ConfigureAwait(false), null));
             }
             catch (Exception ex) when (ex is BackupIntegrityException or WrongKeyException or BackupKeyNotFoundException or StorageObjectNotFoundException)
             {
+                // A manifest deleted between the listing and the read (a prune) is simply gone; anything else is shown.
+                if (ex is StorageObjectNotFoundException)
+                {
+                    continue;
+                }
+
                 Log.ManifestRejected(logger, item.Key, ex.Message);
+                InvalidManifests.Add(1, new KeyValuePair<string, object?>("kind", itemKind));
+                entries.Add(new CatalogEntry(itemKind, backupId, item.Key, null, ex.Message));
             }
         }
 
         // Ids sort by time, so this is oldest first across kinds too.
-        foreach (var manifest in manifests.OrderBy(m => m.BackupId, StringComparer.Ordinal))
+        foreach (var entry in entries.OrderBy(e => e.BackupId, StringComparer.Ordinal))
         {
-            yield return manifest;
+            yield return entry;
         }
     }
 

@@ -3,11 +3,20 @@ namespace HealthMate.Backup.Catalog;
 /// <summary>Lists, finds and loads committed backups from the storage alone: no database or local state is needed.</summary>
 public interface IBackupCatalog
 {
-    /// <summary>Lists committed backups, oldest first. Manifests that fail authentication are skipped and logged (event 1300).</summary>
+    /// <summary>Lists committed backups, oldest first. Manifests that fail authentication are left out, logged (event
+    /// 1300) and counted (<c>healthmate.backup.catalog.invalid_manifests</c>); <see cref="ListEntriesAsync"/> lists them
+    /// with the reason, and the backup health report is unhealthy while any exists.</summary>
     /// <param name="kind">Only backups of this kind, or <see langword="null"/> for all.</param>
     /// <param name="cancellationToken">Cancels the listing.</param>
     /// <returns>The authenticated manifests.</returns>
     IAsyncEnumerable<BackupManifest> ListAsync(string? kind = null, CancellationToken cancellationToken = default);
+
+    /// <summary>Lists every manifest in the storage, oldest first, each with its authenticated manifest or the reason it
+    /// is not valid (tampered, damaged, another key, a key the ring lacks).</summary>
+    /// <param name="kind">Only backups of this kind, or <see langword="null"/> for all.</param>
+    /// <param name="cancellationToken">Cancels the listing.</param>
+    /// <returns>The entries.</returns>
+    IAsyncEnumerable<CatalogEntry> ListEntriesAsync(string? kind = null, CancellationToken cancellationToken = default);
 
     /// <summary>Finds a backup by id.</summary>
     /// <param name="backupId">The backup id.</param>

@@ -51,7 +51,9 @@ internal sealed class BackupHealth : IBackupHealth
     public async Task<BackupHealthReport> GetReportAsync(CancellationToken cancellationToken = default)
     {
         var now = _environment.TimeProvider.GetUtcNow();
-        var backups = await _environment.Catalog.ListAsync(null, cancellationToken).ToListAsync(cancellationToken).ConfigureAwait(false);
+        var entries = await _environment.Catalog.ListEntriesAsync(null, cancellationToken).ToListAsync(cancellationToken).ConfigureAwait(false);
+        var backups = entries.Where(e => e.Manifest is not null).Select(e => e.Manifest!).ToList();
+        var invalid = entries.Where(e => !e.IsValid).ToList();
 
         var groups = new List<BackupGroupHealth>();
         var seen = new HashSet<(string, string?)>();
@@ -64,6 +66,21 @@ internal sealed class BackupHealth : IBackupHealth
         foreach (var group in backups.GroupBy(b => (b.Kind, b.Plan)).Where(g => !seen.Contains(g.Key)).OrderBy(g => g.Key.Kind, StringComparer.Ordinal))
         {
             groups.Add(await AssessAsync(group.Key.Kind, group.Key.Plan, null, backups, now, cancellationToken).ConfigureAwait(false));
+        }
+
+        // A backup whose manifest cannot be trusted is a finding, never an absence (its plan is unknown: the kind's first group).
+        foreach (var kind in invalid.GroupBy(e => e.Kind))
+        {
+            var problems = kind.Select(e => $"backup {e.Kind}/{e.BackupId} is there but its manifest is not authentic ({e.Problem}): it was tampered with, damaged, or written with another key, and is not listed").ToList();
+            var index = groups.FindIndex(g => g.Kind == kind.Key);
+            if (index < 0)
+            {
+                groups.Add(new BackupGroupHealth { Kind = kind.Key, Status = ProbeStatus.Unhealthy, Problems = problems });
+            }
+            else
+            {
+                groups[index] = groups[index] with { Status = ProbeStatus.Unhealthy, Problems = [.. groups[index].Problems, .. problems] };
+            }
         }
 
         var report = new BackupHealthReport(now, groups.Count == 0 ? ProbeStatus.Healthy : groups.Max(g => g.Status), groups);
