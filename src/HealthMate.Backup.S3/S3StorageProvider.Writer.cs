@@ -85,7 +85,11 @@ public sealed partial class S3StorageProvider
             }
             catch (AmazonS3Exception ex) when (request.IfNoneMatch is not null && ex.StatusCode is HttpStatusCode.PreconditionFailed or HttpStatusCode.Conflict)
             {
-                throw new StorageObjectExistsException(provider.Name, key, ex);
+                // A resent complete whose first attempt landed gets 412 for this very upload: the object's ETag tells.
+                if (!await CompletedByUsAsync(request.PartETags, cancellationToken).ConfigureAwait(false))
+                {
+                    throw new StorageObjectExistsException(provider.Name, key, ex);
+                }
             }
             catch (Exception ex) when (ex is AmazonServiceException or HttpRequestException or IOException or TaskCanceledException && !cancellationToken.IsCancellationRequested)
             {
@@ -132,6 +136,25 @@ public sealed partial class S3StorageProvider
             }
 
             _slots?.Dispose();
+        }
+
+        /// <summary>Whether the object now at the key is this upload's (its multipart ETag); false when that cannot be told (KMS).</summary>
+        private async Task<bool> CompletedByUsAsync(List<PartETag> parts, CancellationToken cancellationToken)
+        {
+            if (_settings.ServerSideEncryption == S3ServerSideEncryption.Kms)
+            {
+                return false;
+            }
+
+            try
+            {
+                var head = await provider._client.GetObjectMetadataAsync(new GetObjectMetadataRequest { BucketName = _settings.Bucket, Key = key }, cancellationToken).ConfigureAwait(false);
+                return head.ContentLength == _size && string.Equals(head.ETag, MultipartETag(parts.Select(p => p.ETag)), StringComparison.OrdinalIgnoreCase);
+            }
+            catch (AmazonS3Exception ex) when (ex.StatusCode == HttpStatusCode.NotFound)
+            {
+                return false;
+            }
         }
 
         private async Task SendPartAsync(CancellationToken cancellationToken)

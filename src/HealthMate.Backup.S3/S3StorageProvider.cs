@@ -320,11 +320,21 @@ public sealed partial class S3StorageProvider : IStorageProvider, IDisposable
     /// <param name="olderThan">How old an incomplete upload must be; a running backup's upload is younger.</param>
     /// <param name="cancellationToken">Cancels the clean-up.</param>
     /// <returns>How many uploads were aborted.</returns>
-    public async Task<int> AbortIncompleteUploadsAsync(TimeSpan olderThan, CancellationToken cancellationToken = default)
+    public Task<int> AbortIncompleteUploadsAsync(TimeSpan olderThan, CancellationToken cancellationToken = default) =>
+        AbortIncompleteUploadsAsync(_time.GetUtcNow() - olderThan, cancellationToken);
+
+    /// <summary>Aborts the multipart uploads started before <paramref name="startedBefore"/> and never completed (retention calls it with its grace period).</summary>
+    /// <param name="startedBefore">Only uploads started before this time are aborted.</param>
+    /// <param name="cancellationToken">Cancels the clean-up.</param>
+    /// <returns>How many uploads were aborted.</returns>
+    public async ValueTask<int> RemoveAbandonedWritesAsync(DateTimeOffset startedBefore, CancellationToken cancellationToken = default) =>
+        await AbortIncompleteUploadsAsync(startedBefore, cancellationToken).ConfigureAwait(false);
+
+    private async Task<int> AbortIncompleteUploadsAsync(DateTimeOffset startedBefore, CancellationToken cancellationToken)
     {
         var aborted = 0;
         var request = new ListMultipartUploadsRequest { BucketName = _options.Bucket };
-        var cutoff = _time.GetUtcNow().UtcDateTime - olderThan;
+        var cutoff = startedBefore.UtcDateTime;
         while (true)
         {
             var response = await _client.ListMultipartUploadsAsync(request, cancellationToken).ConfigureAwait(false);
@@ -376,12 +386,59 @@ public sealed partial class S3StorageProvider : IStorageProvider, IDisposable
         }
         catch (AmazonS3Exception ex) when (ifAbsent && ex.StatusCode is HttpStatusCode.PreconditionFailed or HttpStatusCode.Conflict)
         {
+            // The SDK resends a request whose connection broke (MaxStaleConnectionRetries, on top of MaxErrorRetry): when
+            // the first one had landed, the resend gets 412 for this very write. The object holding exactly these bytes
+            // settles it: our write committed.
+            if (await HoldsAsync(key, content, cancellationToken).ConfigureAwait(false))
+            {
+                return;
+            }
+
             throw new StorageObjectExistsException(Name, key, ex);
         }
         catch (Exception ex) when (ex is AmazonServiceException or HttpRequestException or IOException or TaskCanceledException && !cancellationToken.IsCancellationRequested)
         {
             throw Map(ex, key, "write");
         }
+    }
+
+    /// <summary>Whether the object at <paramref name="key"/> holds exactly <paramref name="content"/> (read back, compared as it streams).</summary>
+    private async Task<bool> HoldsAsync(string key, ReadOnlyMemory<byte> content, CancellationToken cancellationToken)
+    {
+        try
+        {
+            using var response = await _client.GetObjectAsync(new GetObjectRequest { BucketName = _options.Bucket, Key = key }, cancellationToken).ConfigureAwait(false);
+            if (response.ContentLength != content.Length)
+            {
+                return false;
+            }
+
+            var buffer = new byte[Math.Min(content.Length, 1024 * 1024) + 1];
+            var offset = 0;
+            int read;
+            while ((read = await response.ResponseStream.ReadAsync(buffer, cancellationToken).ConfigureAwait(false)) > 0)
+            {
+                if (offset + read > content.Length || !buffer.AsSpan(0, read).SequenceEqual(content.Span.Slice(offset, read)))
+                {
+                    return false;
+                }
+
+                offset += read;
+            }
+
+            return offset == content.Length;
+        }
+        catch (AmazonS3Exception ex) when (ex.StatusCode == HttpStatusCode.NotFound)
+        {
+            return false;
+        }
+    }
+
+    /// <summary>S3's ETag of a completed multipart upload without KMS encryption: MD5 of the parts' binary MD5s, then "-" and the part count.</summary>
+    internal static string MultipartETag(IEnumerable<string> partETags)
+    {
+        var digests = partETags.Select(e => Convert.FromHexString(e.Trim('"'))).ToList();
+        return $"\"{Convert.ToHexStringLower(System.Security.Cryptography.MD5.HashData(digests.SelectMany(d => d).ToArray()))}-{digests.Count}\"";
     }
 
     private (ServerSideEncryptionMethod? Method, string? KmsKeyId) Encryption() => _options.ServerSideEncryption switch

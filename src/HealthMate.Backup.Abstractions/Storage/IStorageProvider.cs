@@ -56,4 +56,14 @@ public interface IStorageProvider
     /// <param name="cancellationToken">Cancels the call.</param>
     /// <returns><see langword="true"/> if this call created the object; <see langword="false"/> if it already existed.</returns>
     ValueTask<bool> PutIfAbsentAsync(string key, ReadOnlyMemory<byte> content, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Removes what writes that never committed nor aborted left behind (a process killed mid-write leaves a temporary
+    /// file on disk, an incomplete multipart upload in a bucket): never an object, never visible, but taking space.
+    /// Retention calls it with its grace period, so a write still running is never touched. Decorators pass it on.
+    /// </summary>
+    /// <param name="startedBefore">Only what was started before this time is removed.</param>
+    /// <param name="cancellationToken">Cancels the clean-up.</param>
+    /// <returns>How many abandoned writes were removed.</returns>
+    ValueTask<int> RemoveAbandonedWritesAsync(DateTimeOffset startedBefore, CancellationToken cancellationToken = default) => ValueTask.FromResult(0);
 }

@@ -88,9 +88,12 @@ internal sealed class BackupRetention(
             Log.IncompleteUploadRemoved(_logger, key);
         }
 
+        // What killed writers left behind (temporary files, incomplete multipart uploads), past the same grace period.
+        await CheckAsync(beforeDelete, cancellationToken).ConfigureAwait(false);
+        var abandoned = await storage.RemoveAbandonedWritesAsync(plan.PlannedAt - environment.Options.Retention.IncompleteUploadGrace, cancellationToken).ConfigureAwait(false);
         var jobs = await jobRecords.PruneAsync(plan.PlannedAt - TimeSpan.FromDays(environment.Options.Retention.JobRecordDays), cancellationToken).ConfigureAwait(false);
         Log.RetentionApplied(_logger, deleted.Count, plan.ArchiveObjects.Count, plan.IncompleteUploads.Count, plan.Backups.Count - deleted.Count);
-        return new RetentionResult(plan, deleted, plan.ArchiveObjects.Count, plan.IncompleteUploads.Count, jobs);
+        return new RetentionResult(plan, deleted, plan.ArchiveObjects.Count, plan.IncompleteUploads.Count, jobs) { AbandonedWritesRemoved = abandoned };
     }
 
     private static async ValueTask CheckAsync(Func<CancellationToken, ValueTask>? beforeDelete, CancellationToken cancellationToken)

@@ -40,7 +40,12 @@ public sealed record RetentionPlan(DateTimeOffset PlannedAt, IReadOnlyList<Reten
 /// <param name="DeletedArchiveObjects">How many archive objects were deleted.</param>
 /// <param name="DeletedIncompleteUploads">How many incomplete-upload objects were deleted.</param>
 /// <param name="DeletedJobRecords">How many old job run records were deleted.</param>
-public sealed record RetentionResult(RetentionPlan Plan, IReadOnlyList<string> DeletedBackups, int DeletedArchiveObjects, int DeletedIncompleteUploads, int DeletedJobRecords);
+public sealed record RetentionResult(RetentionPlan Plan, IReadOnlyList<string> DeletedBackups, int DeletedArchiveObjects, int DeletedIncompleteUploads, int DeletedJobRecords)
+{
+    /// <summary>Gets how many abandoned writes (temporary files of killed writers, incomplete multipart uploads) older
+    /// than the grace period were removed.</summary>
+    public int AbandonedWritesRemoved { get; init; }
+}
 
 /// <summary>An archive whose objects depend on backups of one kind (PostgreSQL WAL on base backups): retention asks it
 /// which objects the kept backups no longer need.</summary>

@@ -13,7 +13,8 @@ public static class RestoreTargets
     }
 
     /// <summary>Creates a target that writes a file. The bytes go to a temporary file beside it, which becomes the file
-    /// only once the restore is verified; a failed restore leaves no file and an existing file untouched.</summary>
+    /// only once the restore is verified and flushed to disk (the file, then its folder); a failed restore leaves no file
+    /// and an existing file untouched.</summary>
     /// <param name="path">The file to create.</param>
     /// <param name="overwrite">Whether an existing file may be replaced.</param>
     /// <returns>The target.</returns>
@@ -39,6 +40,9 @@ public static class RestoreTargets
                 }
 
                 File.Move(temporary, full, overwrite);
+
+                // The rename itself must survive a power loss, or the restored file may vanish with it.
+                Storage.Local.NativeMethods.FlushDirectory(Path.GetDirectoryName(full)!);
             }
             finally
             {

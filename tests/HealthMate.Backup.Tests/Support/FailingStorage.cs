@@ -22,6 +22,8 @@ internal sealed class FailingStorage(IStorageProvider inner, long failAfterBytes
 
     public ValueTask<bool> PutIfAbsentAsync(string key, ReadOnlyMemory<byte> content, CancellationToken cancellationToken = default) => inner.PutIfAbsentAsync(key, content, cancellationToken);
 
+    public ValueTask<int> RemoveAbandonedWritesAsync(DateTimeOffset startedBefore, CancellationToken cancellationToken = default) => inner.RemoveAbandonedWritesAsync(startedBefore, cancellationToken);
+
     private sealed class Writer(IStorageWriter inner, long failAfterBytes) : IStorageWriter
     {
         private long _written;

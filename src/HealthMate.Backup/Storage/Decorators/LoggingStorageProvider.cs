@@ -39,6 +39,10 @@ public sealed partial class LoggingStorageProvider(IStorageProvider inner, ILogg
     public ValueTask<bool> DeleteAsync(string key, CancellationToken cancellationToken = default) => LogAsync("delete", key, () => inner.DeleteAsync(key, cancellationToken));
 
     /// <inheritdoc />
+    public ValueTask<int> RemoveAbandonedWritesAsync(DateTimeOffset startedBefore, CancellationToken cancellationToken = default) =>
+        inner.RemoveAbandonedWritesAsync(startedBefore, cancellationToken);
+
+    /// <inheritdoc />
     public ValueTask<bool> PutIfAbsentAsync(string key, ReadOnlyMemory<byte> content, CancellationToken cancellationToken = default) =>
         LogAsync("put-if-absent", key, () => inner.PutIfAbsentAsync(key, content, cancellationToken), content.Length);
 

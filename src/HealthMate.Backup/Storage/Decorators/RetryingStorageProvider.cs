@@ -66,6 +66,10 @@ public sealed partial class RetryingStorageProvider(IStorageProvider inner, Stor
         RetryAsync("delete", key, () => inner.DeleteAsync(key, cancellationToken), cancellationToken);
 
     /// <inheritdoc />
+    public ValueTask<int> RemoveAbandonedWritesAsync(DateTimeOffset startedBefore, CancellationToken cancellationToken = default) =>
+        inner.RemoveAbandonedWritesAsync(startedBefore, cancellationToken);
+
+    /// <inheritdoc />
     public async ValueTask<bool> PutIfAbsentAsync(string key, ReadOnlyMemory<byte> content, CancellationToken cancellationToken = default)
     {
         var uncertain = false;

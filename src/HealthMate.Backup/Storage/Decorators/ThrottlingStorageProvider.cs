@@ -69,6 +69,10 @@ public sealed class ThrottlingStorageProvider(IStorageProvider inner, int maxCon
     public ValueTask<bool> DeleteAsync(string key, CancellationToken cancellationToken = default) => WithSlotAsync(() => inner.DeleteAsync(key, cancellationToken), cancellationToken);
 
     /// <inheritdoc />
+    public ValueTask<int> RemoveAbandonedWritesAsync(DateTimeOffset startedBefore, CancellationToken cancellationToken = default) =>
+        inner.RemoveAbandonedWritesAsync(startedBefore, cancellationToken);
+
+    /// <inheritdoc />
     public ValueTask<bool> PutIfAbsentAsync(string key, ReadOnlyMemory<byte> content, CancellationToken cancellationToken = default) =>
         WithSlotAsync(() => inner.PutIfAbsentAsync(key, content, cancellationToken), cancellationToken);
 

@@ -174,6 +174,37 @@ internal sealed class LocalDiskStorageProvider : IStorageProvider
         }
     }
 
+    /// <summary>Removes temporary files (<c>.hmb-tmp-*</c>) last written before <paramref name="startedBefore"/>: what
+    /// writers killed before they could commit or abort left behind. A running write touches its file as it goes.</summary>
+    public ValueTask<int> RemoveAbandonedWritesAsync(DateTimeOffset startedBefore, CancellationToken cancellationToken = default)
+    {
+        var removed = 0;
+        if (!Directory.Exists(_root))
+        {
+            return ValueTask.FromResult(0);
+        }
+
+        foreach (var file in new DirectoryInfo(_root).EnumerateFiles(StorageKey.TemporaryPrefix + "*", new EnumerationOptions { RecurseSubdirectories = true, AttributesToSkip = 0 }))
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            if (file.LinkTarget is null && file.LastWriteTimeUtc < startedBefore.UtcDateTime)
+            {
+                try
+                {
+                    file.Delete();
+                    removed++;
+                    RemoveEmptyParents(file.DirectoryName!);
+                }
+                catch (IOException)
+                {
+                    // Gone already (another clean-up), or the folder is busy: the next run tries again.
+                }
+            }
+        }
+
+        return ValueTask.FromResult(removed);
+    }
+
     /// <summary>Maps a key to a path under the root, refusing anything that would leave it.</summary>
     internal string Resolve(string key)
     {

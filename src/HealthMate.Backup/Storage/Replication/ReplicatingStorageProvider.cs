@@ -117,6 +117,18 @@ public sealed class ReplicatingStorageProvider : IStorageProvider, IAsyncDisposa
         return true;
     }
 
+    /// <inheritdoc />
+    public async ValueTask<int> RemoveAbandonedWritesAsync(DateTimeOffset startedBefore, CancellationToken cancellationToken = default)
+    {
+        var removed = await _primary.RemoveAbandonedWritesAsync(startedBefore, cancellationToken).ConfigureAwait(false);
+        foreach (var replica in _replicas)
+        {
+            removed += await replica.RemoveAbandonedWritesAsync(startedBefore, cancellationToken).ConfigureAwait(false);
+        }
+
+        return removed;
+    }
+
     /// <summary>Waits until every queued copy is made (asynchronous mode).</summary>
     /// <param name="cancellationToken">Cancels the wait.</param>
     /// <returns>A task that completes when nothing is pending.</returns>
