@@ -66,7 +66,7 @@ public sealed class RgwFixture : IAsyncLifetime
 
     /// <summary>A test host whose active storage is the S3 provider with these options (TestHost registers local storage
     /// after its callback: post-configure wins).</summary>
-    internal static TestHost Host(S3StorageOptions options, Action<IServiceCollection>? more = null) => new(services: s =>
+    internal static TestHost Host(S3StorageOptions options, Action<IServiceCollection>? more = null, byte[]? key = null) => new(key: key, services: s =>
     {
         more?.Invoke(s);
         s.AddBackupDR().AddS3Storage(o => CopyOptions(options, o));
