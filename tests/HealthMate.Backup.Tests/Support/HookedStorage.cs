@@ -9,6 +9,9 @@ namespace HealthMate.Backup.Tests.Support;
 /// </summary>
 internal sealed class HookedStorage(IStorageProvider inner) : IStorageProvider
 {
+    /// <summary>Gets or sets what runs before a write is opened (key), before anything of it exists in the store.</summary>
+    internal Func<string, ValueTask>? BeforeOpenWrite { get; set; }
+
     /// <summary>Gets or sets what runs before a writer commits (key); throwing aborts the commit.</summary>
     internal Func<string, ValueTask>? BeforeCommit { get; set; }
 
@@ -28,8 +31,15 @@ internal sealed class HookedStorage(IStorageProvider inner) : IStorageProvider
 
     public string Name => inner.Name;
 
-    public async ValueTask<IStorageWriter> OpenWriteAsync(string key, StorageWriteOptions? options = null, CancellationToken cancellationToken = default) =>
-        new Writer(this, await inner.OpenWriteAsync(key, options, cancellationToken));
+    public async ValueTask<IStorageWriter> OpenWriteAsync(string key, StorageWriteOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        if (BeforeOpenWrite is { } hook)
+        {
+            await hook(key);
+        }
+
+        return new Writer(this, await inner.OpenWriteAsync(key, options, cancellationToken));
+    }
 
     public async ValueTask<Stream> OpenReadAsync(string key, ByteRange? range = null, CancellationToken cancellationToken = default)
     {
