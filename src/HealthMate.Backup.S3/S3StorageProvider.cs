@@ -175,7 +175,7 @@ public sealed partial class S3StorageProvider : IStorageProvider, IDisposable
         try
         {
             var response = await _client.GetObjectAsync(request, cancellationToken).ConfigureAwait(false);
-            return new ResponseStream(response);
+            return new S3ResponseStream(response);
         }
         catch (AmazonS3Exception ex) when (ex.StatusCode == HttpStatusCode.RequestedRangeNotSatisfiable && range is { } past)
         {
@@ -457,33 +457,7 @@ public sealed partial class S3StorageProvider : IStorageProvider, IDisposable
     }
 
     /// <summary>A storage error naming the operation, bucket and key, transient or not; never a credential.</summary>
-    private StorageException Map(Exception ex, string key, string operation)
-    {
-        var where = $"S3 {operation} of '{key}' in bucket '{_options.Bucket}'";
-        if (ex is AmazonS3Exception s3)
-        {
-            if (s3.StatusCode == HttpStatusCode.NotFound && s3.ErrorCode is "NoSuchKey" or null or "" && operation == "read")
-            {
-                return new StorageObjectNotFoundException(Name, key, ex);
-            }
-
-            var transient = (int)s3.StatusCode >= 500 || s3.StatusCode == HttpStatusCode.TooManyRequests || s3.ErrorCode is "SlowDown" or "RequestTimeout" or "InternalError";
-            var why = s3.ErrorCode switch
-            {
-                "NoSuchBucket" => $"the bucket '{_options.Bucket}' does not exist",
-                "AccessDenied" or "InvalidAccessKeyId" or "SignatureDoesNotMatch" => $"access denied ({s3.ErrorCode}); check the credentials and the bucket's policy",
-                _ => $"{(int)s3.StatusCode} {s3.ErrorCode}: {s3.Message}",
-            };
-            return new StorageException($"{where} failed: {why}.", key, transient, ex);
-        }
-
-        if (ex is AmazonServiceException service)
-        {
-            return new StorageException($"{where} failed: {(int)service.StatusCode} {service.ErrorCode}.", key, (int)service.StatusCode >= 500, ex);
-        }
-
-        return new StorageException($"{where} failed: {ex.Message}", key, isTransient: true, ex);
-    }
+    private StorageException Map(Exception ex, string key, string operation) => S3Errors.Map(ex, Name, _options.Bucket, key, operation);
 
     private static DateTimeOffset ToOffset(DateTime? time) =>
         time is { } t ? new DateTimeOffset(DateTime.SpecifyKind(t.ToUniversalTime(), DateTimeKind.Utc)) : DateTimeOffset.MinValue;
@@ -501,22 +475,5 @@ public sealed partial class S3StorageProvider : IStorageProvider, IDisposable
         ArgumentNullException.ThrowIfNull(options);
         var errors = options.Validate();
         return errors.Count == 0 ? options : throw new ArgumentException(string.Join(" ", errors), nameof(options));
-    }
-
-    /// <summary>A GetObject response's body; disposing it disposes the response (and its connection).</summary>
-    private sealed class ResponseStream(GetObjectResponse response) : DelegatingReadStream(response.ResponseStream)
-    {
-        public override long Length => response.ContentLength;
-
-        protected override void Dispose(bool disposing)
-        {
-            if (disposing)
-            {
-                Inner.Dispose();
-                response.Dispose();
-            }
-
-            base.Dispose(disposing);
-        }
     }
 }

@@ -23,7 +23,7 @@ public sealed class ReplicatingStorageProvider : IStorageProvider, IAsyncDisposa
     private readonly IStorageProvider _primary;
     private readonly IReadOnlyList<IStorageProvider> _replicas;
     private readonly ReplicationOptions _options;
-    private readonly Dictionary<IStorageProvider, Health> _health;
+    private readonly Dictionary<IStorageProvider, ReplicaHealth> _health;
     private readonly Channel<string>? _queue;
     private readonly Task? _worker;
     private static readonly UpDownCounter<long> Failed = BackupTelemetry.Meter.CreateUpDownCounter<long>("healthmate.backup.replication.failed", "{object}", "Objects committed to the primary whose copy to a replica failed and is not yet repaired.");
@@ -51,7 +51,7 @@ public sealed class ReplicatingStorageProvider : IStorageProvider, IAsyncDisposa
 
         _primary = primary;
         _replicas = replicas;
-        _health = new[] { primary }.Concat(replicas).ToDictionary<IStorageProvider, IStorageProvider, Health>(p => p, _ => new Health(_options.HealthWindow), ReferenceEqualityComparer.Instance);
+        _health = new[] { primary }.Concat(replicas).ToDictionary<IStorageProvider, IStorageProvider, ReplicaHealth>(p => p, _ => new ReplicaHealth(_options.HealthWindow), ReferenceEqualityComparer.Instance);
         if (_options.Mode == ReplicationMode.Asynchronous)
         {
             _queue = Channel.CreateBounded<string>(new BoundedChannelOptions(_options.QueueCapacity) { SingleReader = true, FullMode = BoundedChannelFullMode.Wait });
@@ -366,36 +366,6 @@ public sealed class ReplicatingStorageProvider : IStorageProvider, IAsyncDisposa
         }
 
         throw first!;
-    }
-
-    /// <summary>A store's recent outcomes.</summary>
-    private sealed class Health(int window)
-    {
-        private readonly Queue<bool> _outcomes = new();
-        private readonly Lock _gate = new();
-
-        internal double SuccessRate
-        {
-            get
-            {
-                lock (_gate)
-                {
-                    return _outcomes.Count == 0 ? 1 : _outcomes.Count(o => o) / (double)_outcomes.Count;
-                }
-            }
-        }
-
-        internal void Record(bool success)
-        {
-            lock (_gate)
-            {
-                _outcomes.Enqueue(success);
-                while (_outcomes.Count > window)
-                {
-                    _outcomes.Dequeue();
-                }
-            }
-        }
     }
 
     /// <summary>Writes to the primary; on commit, makes the copies.</summary>
