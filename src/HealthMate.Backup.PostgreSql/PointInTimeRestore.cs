@@ -197,6 +197,10 @@ public sealed partial class PointInTimeRestore
             .AppendLine(CultureInfo.InvariantCulture, $"port = {options.Port}")
             .AppendLine("archive_mode = off")
             .AppendLine("logging_collector = off")
+            // What follows recovery reads the server's log: in English, on stderr (pg_ctl's log file), LOG lines kept.
+            .AppendLine("log_destination = 'stderr'")
+            .AppendLine("lc_messages = 'C'")
+            .AppendLine("log_min_messages = 'warning'")
             .AppendLine(CultureInfo.InvariantCulture, $"restore_command = {PostgreSqlConf.Quote(options.RestoreCommand)}")
             .AppendLine("recovery_target_timeline = 'latest'")
             .AppendLine(CultureInfo.InvariantCulture, $"recovery_target_action = '{options.Action.ToString().ToLowerInvariant()}'");
@@ -284,10 +288,12 @@ public sealed partial class PointInTimeRestore
             return;
         }
 
+        // The archive's segments on the floor's timeline and on later ones (a later timeline branched from it: after a
+        // failover, its history continues there). Anything past the floor was not replayed: a hole ended recovery.
         var newer = new List<string>();
-        await foreach (var name in _archive.ListAsync(system, floor[..8], cancellationToken).ConfigureAwait(false))
+        await foreach (var name in _archive.ListSegmentsAsync(system, cancellationToken).ConfigureAwait(false))
         {
-            if (name.Length == 24 && string.CompareOrdinal(name, floor) > 0)
+            if (string.CompareOrdinal(name[..8], floor[..8]) >= 0 && string.CompareOrdinal(name[8..], floor[8..]) > 0)
             {
                 newer.Add(name);
             }
@@ -301,7 +307,7 @@ public sealed partial class PointInTimeRestore
         var missing = WalSegments.Next(floor, WalSegments.SizeIn(Path.Combine(dataDirectory, "pg_wal")));
         throw new WalSegmentUnavailableException(
             missing,
-            $"it is missing from the archive: replay ended after {floor}, but the archive holds timeline {floor[..8]} up to {newer.Max(StringComparer.Ordinal)}. The server had promoted a copy that lacks everything after {floor}; it was stopped",
+            $"it is missing from the archive: replay ended after {floor}, but the archive holds {newer.Max(StringComparer.Ordinal)} and {newer.Count - 1} more segment(s) past it on this or a later timeline. The server had promoted a copy that lacks everything after {floor}; it was stopped",
             Tail(log));
     }
 

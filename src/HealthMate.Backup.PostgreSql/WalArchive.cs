@@ -151,6 +151,21 @@ public sealed partial class WalArchive
         }
     }
 
+    /// <summary>Every archived segment (24 hex digits, any timeline) of a cluster, in name order.</summary>
+    internal async IAsyncEnumerable<string> ListSegmentsAsync(string systemIdentifier, [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        ValidateSystemIdentifier(systemIdentifier);
+        var prefix = $"wal/{systemIdentifier}/";
+        await foreach (var key in _store.ListAsync(prefix, cancellationToken).ConfigureAwait(false))
+        {
+            var name = key[(key.LastIndexOf('/') + 1)..];
+            if (SegmentName().IsMatch(name))
+            {
+                yield return name;
+            }
+        }
+    }
+
     internal static string KeyOf(string systemId, string timeline, string name) => $"wal/{systemId}/{timeline}/{name}";
 
     /// <summary>The timeline (8 hex digits) a WAL file name belongs to, or null when it is not a WAL file name.</summary>

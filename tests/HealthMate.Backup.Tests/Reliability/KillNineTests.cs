@@ -177,6 +177,12 @@ public sealed class KillNineTests(ITestOutputHelper output) : IDisposable
         {
             if (root == Replica)
             {
+                // Before any repair: whatever the kills cut short, the replica never holds a manifest without its data.
+                using (var before = Host(Replica))
+                {
+                    await ArchiveInvariants.AssertNoManifestWithoutDataAsync(before.Services);
+                }
+
                 await RepairReplicaAsync();
             }
 

@@ -96,7 +96,9 @@ public sealed class Regression_ManifestWithoutDataTests : IDisposable
         Assert.Equal(WalPushOutcome.Stored, push.Outcome);
         Assert.Equal(payload, await host.RestoreBytesAsync(backup.BackupId));
         await ArchiveInvariants.AssertNoManifestWithoutDataAsync(host.Services);
-        Assert.Equal(2, replicated!.FailedCopies.Count);
+        // The backup's manifest failed; the WAL segment's data and manifest then wait behind it (a replica never gets
+        // objects past one it owes).
+        Assert.Equal(3, replicated!.FailedCopies.Count);
         Assert.False((await replicated!.VerifyAsync()).IsConsistent);
 
         failing = false;
@@ -106,6 +108,41 @@ public sealed class Regression_ManifestWithoutDataTests : IDisposable
         var fetched = Path.Combine(_work, "fetched");
         Assert.True(await archive.FetchAsync("000000010000000000000043", fetched, new WalArchiveOptions { SystemIdentifier = SystemId }));
         Assert.Equal(content, await File.ReadAllBytesAsync(fetched));
+    }
+
+    [Fact]
+    public async Task AReplicaNeverGetsAManifestBeforeTheDataItNames_AndTheNextCommitCatchesUpInOrder()
+    {
+        // Found in review: the data's copy failed, the manifest's succeeded, and the replica listed a backup it could
+        // not restore, exactly when the primary is lost.
+        var primaryRoot = Directory.CreateDirectory(Path.Combine(_work, "primary")).FullName;
+        var replicaRoot = Directory.CreateDirectory(Path.Combine(_work, "replica")).FullName;
+        var replica = new HookedStorage(new LocalDiskStorageProvider(new LocalStorageOptions { Path = replicaRoot, FlushToDisk = false }));
+        var failing = true;
+        replica.BeforeCommit = key => failing && key.EndsWith("/data", StringComparison.Ordinal) ? throw new StorageException("simulated: reset mid-upload to the replica", key, isTransient: true) : ValueTask.CompletedTask;
+        ReplicatingStorageProvider? replicated = null;
+        using var host = new TestHost(root: primaryRoot, wrapStorage: primary => replicated = new ReplicatingStorageProvider(primary, [replica]));
+        var first = Payloads.Create(200_000, seed: 7, style: 0);
+
+        var backup = await host.BackupBytesAsync(first);
+
+        using (var replicaOnly = new TestHost(root: replicaRoot, key: host.Key, keepRoot: true))
+        {
+            Assert.Empty(await replicaOnly.Catalog.ListEntriesAsync().ToListAsync());
+            await ArchiveInvariants.AssertNoManifestWithoutDataAsync(replicaOnly.Services);
+        }
+
+        Assert.Equal(2, replicated!.FailedCopies.Count); // the data, and the manifest waiting behind it
+
+        // The next commit retries what the replica owes, in order, before its own copies.
+        failing = false;
+        var second = await host.BackupBytesAsync([4, 5, 6]);
+        Assert.Empty(replicated.FailedCopies);
+        using (var replicaOnly = new TestHost(root: replicaRoot, key: host.Key, keepRoot: true))
+        {
+            Assert.Equal([backup.BackupId, second.BackupId], await replicaOnly.Catalog.ListAsync().Select(m => m.BackupId).ToListAsync());
+            Assert.Equal(first, await replicaOnly.RestoreBytesAsync(backup.BackupId));
+        }
     }
 
     [Fact]

@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using System.Diagnostics.Metrics;
 using System.Runtime.CompilerServices;
 using System.Security.Cryptography;
@@ -11,9 +10,10 @@ namespace HealthMate.Backup.Storage.Replication;
 /// A primary store with copies in one or more replicas (other buckets, regions, providers). Writes commit to the
 /// primary and are copied to every replica, each copy's SHA-256 checked by reading it back; synchronously by default,
 /// or from a bounded queue. The primary's commit is the commit: a copy that fails afterwards does not make the commit
-/// fail (the object exists, and saying otherwise would make a caller clean up what is already committed); it is kept in
-/// <see cref="FailedCopies"/> and the metric <c>healthmate.backup.replication.failed</c> until <see cref="RepairAsync"/>
-/// makes it. Reads go to the primary and fall back to the replicas when it fails (or lost the object),
+/// fail (the object exists, and saying otherwise would make a caller clean up what is already committed); it is owed,
+/// listed in <see cref="FailedCopies"/> and counted by the metric <c>healthmate.backup.replication.failed</c>. A replica
+/// that owes copies gets no later object before them (a manifest never reaches a replica ahead of its data): each
+/// later copy first retries what is owed, in commit order, and <see cref="RepairAsync"/> makes everything. Reads go to the primary and fall back to the replicas when it fails (or lost the object),
 /// the healthiest first by recent success rate. <see cref="VerifyAsync"/> finds missing or different copies and
 /// <see cref="RepairAsync"/> makes them again. Deletes remove every copy.
 /// </summary>
@@ -24,10 +24,10 @@ public sealed class ReplicatingStorageProvider : IStorageProvider, IAsyncDisposa
     private readonly IReadOnlyList<IStorageProvider> _replicas;
     private readonly ReplicationOptions _options;
     private readonly Dictionary<IStorageProvider, ReplicaHealth> _health;
-    private readonly Channel<string>? _queue;
+    private readonly Channel<(string Key, bool Overwrite)>? _queue;
     private readonly Task? _worker;
-    private static readonly UpDownCounter<long> Failed = BackupTelemetry.Meter.CreateUpDownCounter<long>("healthmate.backup.replication.failed", "{object}", "Objects committed to the primary whose copy to a replica failed and is not yet repaired.");
-    private readonly ConcurrentDictionary<string, string> _failed = new(StringComparer.Ordinal);
+    private static readonly UpDownCounter<long> Failed = BackupTelemetry.Meter.CreateUpDownCounter<long>("healthmate.backup.replication.failed", "{copy}", "Copies to replicas owed after a failure (or waiting behind one), not yet made.");
+    private readonly Dictionary<IStorageProvider, ReplicaBacklog> _backlogs;
     private long _pending;
 
     /// <summary>Initializes a new instance of the <see cref="ReplicatingStorageProvider"/> class.</summary>
@@ -52,9 +52,10 @@ public sealed class ReplicatingStorageProvider : IStorageProvider, IAsyncDisposa
         _primary = primary;
         _replicas = replicas;
         _health = new[] { primary }.Concat(replicas).ToDictionary<IStorageProvider, IStorageProvider, ReplicaHealth>(p => p, _ => new ReplicaHealth(_options.HealthWindow), ReferenceEqualityComparer.Instance);
+        _backlogs = replicas.ToDictionary<IStorageProvider, IStorageProvider, ReplicaBacklog>(r => r, _ => new ReplicaBacklog(), ReferenceEqualityComparer.Instance);
         if (_options.Mode == ReplicationMode.Asynchronous)
         {
-            _queue = Channel.CreateBounded<string>(new BoundedChannelOptions(_options.QueueCapacity) { SingleReader = true, FullMode = BoundedChannelFullMode.Wait });
+            _queue = Channel.CreateBounded<(string, bool)>(new BoundedChannelOptions(_options.QueueCapacity) { SingleReader = true, FullMode = BoundedChannelFullMode.Wait });
             _worker = Task.Run(DrainAsync);
         }
     }
@@ -65,13 +66,17 @@ public sealed class ReplicatingStorageProvider : IStorageProvider, IAsyncDisposa
     /// <summary>Gets how many committed objects still wait for their copies (asynchronous mode): the replication lag.</summary>
     public long PendingCopies => Interlocked.Read(ref _pending);
 
-    /// <summary>Gets the keys committed to the primary whose copy to a replica failed, each with the first failure's
-    /// message: a copy pending until <see cref="RepairAsync"/> makes it (<see cref="VerifyAsync"/> finds it too).</summary>
-    public IReadOnlyDictionary<string, string> FailedCopies => _failed;
+    /// <summary>Gets the keys committed to the primary whose copy to a replica is owed (it failed, or waits behind one
+    /// that did), each with the replica and the reason: copies the next commit retries first, in order, and
+    /// <see cref="RepairAsync"/> makes (<see cref="VerifyAsync"/> finds them too).</summary>
+    public IReadOnlyDictionary<string, string> FailedCopies =>
+        _backlogs.SelectMany(b => b.Value.Snapshot().Select(o => (o.Key, Reason: $"{b.Key.Name}: {o.Reason}")))
+            .GroupBy(o => o.Key, StringComparer.Ordinal)
+            .ToDictionary(g => g.Key, g => g.First().Reason, StringComparer.Ordinal);
 
     /// <inheritdoc />
     public async ValueTask<IStorageWriter> OpenWriteAsync(string key, StorageWriteOptions? options = null, CancellationToken cancellationToken = default) =>
-        new Writer(this, await _primary.OpenWriteAsync(key, options, cancellationToken).ConfigureAwait(false));
+        new Writer(this, await _primary.OpenWriteAsync(key, options, cancellationToken).ConfigureAwait(false), options?.Overwrite ?? false);
 
     /// <inheritdoc />
     public async ValueTask<Stream> OpenReadAsync(string key, ByteRange? range = null, CancellationToken cancellationToken = default) =>
@@ -113,7 +118,7 @@ public sealed class ReplicatingStorageProvider : IStorageProvider, IAsyncDisposa
             return false;
         }
 
-        await ReplicateAsync(key, cancellationToken).ConfigureAwait(false);
+        await ReplicateAsync(key, overwrite: false, cancellationToken).ConfigureAwait(false);
         return true;
     }
 
@@ -156,9 +161,9 @@ public sealed class ReplicatingStorageProvider : IStorageProvider, IAsyncDisposa
         var report = await CheckAsync(prefix, repair: true, cancellationToken).ConfigureAwait(false);
 
         // Every object under the prefix now has its verified copies (a failed repair throws before this).
-        foreach (var key in _failed.Keys.Where(k => k.StartsWith(prefix, StringComparison.Ordinal)))
+        foreach (var backlog in _backlogs.Values)
         {
-            Forget(key);
+            Failed.Add(-backlog.Remove(k => k.StartsWith(prefix, StringComparison.Ordinal)));
         }
 
         return report;
@@ -226,19 +231,31 @@ public sealed class ReplicatingStorageProvider : IStorageProvider, IAsyncDisposa
         return new ReplicaReport(checkedCount, missing, mismatched, repaired);
     }
 
-    private async Task ReplicateAsync(string key, CancellationToken cancellationToken)
+    private async Task ReplicateAsync(string key, bool overwrite, CancellationToken cancellationToken)
     {
         Interlocked.Increment(ref _pending);
         Pending.Add(1);
         if (_queue is not null)
         {
-            await _queue.Writer.WriteAsync(key, cancellationToken).ConfigureAwait(false);
+            try
+            {
+                await _queue.Writer.WriteAsync((key, overwrite), cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is OperationCanceledException or ChannelClosedException)
+            {
+                // Not queued (cancelled while the queue was full, or shutting down): owed, so it is not forgotten.
+                Interlocked.Decrement(ref _pending);
+                Pending.Add(-1);
+                Owe(key, overwrite, $"not queued: {ex.Message}");
+                throw;
+            }
+
             return;
         }
 
         try
         {
-            await CopyToEveryReplicaAsync(key, cancellationToken).ConfigureAwait(false);
+            await CopyToEveryReplicaAsync(key, overwrite, cancellationToken).ConfigureAwait(false);
         }
         finally
         {
@@ -249,11 +266,11 @@ public sealed class ReplicatingStorageProvider : IStorageProvider, IAsyncDisposa
 
     private async Task DrainAsync()
     {
-        await foreach (var key in _queue!.Reader.ReadAllAsync().ConfigureAwait(false))
+        await foreach (var (key, overwrite) in _queue!.Reader.ReadAllAsync().ConfigureAwait(false))
         {
             try
             {
-                await CopyToEveryReplicaAsync(key, CancellationToken.None).ConfigureAwait(false);
+                await CopyToEveryReplicaAsync(key, overwrite, CancellationToken.None).ConfigureAwait(false);
             }
             finally
             {
@@ -263,32 +280,101 @@ public sealed class ReplicatingStorageProvider : IStorageProvider, IAsyncDisposa
         }
     }
 
-    /// <summary>Copies a committed object to each replica; a copy that fails is recorded as failed, not thrown: the
-    /// object is committed on the primary either way.</summary>
-    private async Task CopyToEveryReplicaAsync(string key, CancellationToken cancellationToken)
+    /// <summary>Copies a committed object to each replica, after what that replica owes; a copy that fails is owed, not
+    /// thrown: the object is committed on the primary either way. A cancelled copy is owed too, then the cancellation
+    /// goes on to the caller.</summary>
+    private async Task CopyToEveryReplicaAsync(string key, bool overwrite, CancellationToken cancellationToken)
     {
         foreach (var replica in _replicas)
         {
+            var backlog = _backlogs[replica];
+            if (backlog.IsEmpty)
+            {
+                // Nothing owed: copy now, alongside other runs' copies.
+                if (await TryCopyAsync(key, replica, overwrite, cancellationToken).ConfigureAwait(false) is { } failure)
+                {
+                    Owe(replica, key, overwrite, failure);
+                }
+
+                continue;
+            }
+
+            await backlog.Gate.WaitAsync(cancellationToken).ConfigureAwait(false);
             try
             {
-                await CopyAsync(key, replica, overwrite: false, cancellationToken).ConfigureAwait(false);
-            }
-            catch (Exception ex) when (ex is StorageException or IOException or HttpRequestException or TimeoutException || (ex is OperationCanceledException && !cancellationToken.IsCancellationRequested))
-            {
-                // Boundary: a copy that failed after the primary committed is a copy pending repair, not a failed commit.
-                if (_failed.TryAdd(key, $"{replica.Name}: {ex.Message}"))
+                foreach (var owed in backlog.Snapshot())
                 {
-                    Failed.Add(1);
+                    if (await TryCopyAsync(owed.Key, replica, owed.Overwrite, cancellationToken).ConfigureAwait(false) is { } stillFailing)
+                    {
+                        backlog.Add(owed.Key, owed.Overwrite, stillFailing);
+                        break;
+                    }
+
+                    Failed.Add(-backlog.Remove(k => k == owed.Key));
+                }
+
+                if (!backlog.IsEmpty)
+                {
+                    Owe(replica, key, overwrite, "waiting behind earlier copies this replica owes");
+                }
+                else if (await TryCopyAsync(key, replica, overwrite, cancellationToken).ConfigureAwait(false) is { } failure)
+                {
+                    Owe(replica, key, overwrite, failure);
                 }
             }
+            finally
+            {
+                backlog.Gate.Release();
+            }
+        }
+    }
+
+    /// <summary>Makes one copy; returns why it failed, or null when it is made (or the object is gone from the primary:
+    /// deleted since, nothing to copy). A cancellation by the caller is owed and rethrown.</summary>
+    private async Task<string?> TryCopyAsync(string key, IStorageProvider replica, bool overwrite, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await CopyAsync(key, replica, overwrite, cancellationToken).ConfigureAwait(false);
+            return null;
+        }
+        catch (PrimaryObjectGoneException)
+        {
+            return null;
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            Owe(replica, key, overwrite, "cancelled");
+            throw;
+        }
+        catch (Exception ex) when (ex is StorageException or IOException or HttpRequestException or TimeoutException or OperationCanceledException)
+        {
+            // Boundary: a copy that failed after the primary committed is a copy owed, not a failed commit.
+            return ex.Message;
+        }
+    }
+
+    private void Owe(string key, bool overwrite, string reason)
+    {
+        foreach (var replica in _replicas)
+        {
+            Owe(replica, key, overwrite, reason);
+        }
+    }
+
+    private void Owe(IStorageProvider replica, string key, bool overwrite, string reason)
+    {
+        if (_backlogs[replica].Add(key, overwrite, reason))
+        {
+            Failed.Add(1);
         }
     }
 
     private void Forget(string key)
     {
-        if (_failed.TryRemove(key, out _))
+        foreach (var backlog in _backlogs.Values)
         {
-            Failed.Add(-1);
+            Failed.Add(-backlog.Remove(k => k == key));
         }
     }
 
@@ -296,7 +382,16 @@ public sealed class ReplicatingStorageProvider : IStorageProvider, IAsyncDisposa
     private async Task CopyAsync(string key, IStorageProvider replica, bool overwrite, CancellationToken cancellationToken)
     {
         using var sourceHash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-        var source = await _primary.OpenReadAsync(key, null, cancellationToken).ConfigureAwait(false);
+        Stream source;
+        try
+        {
+            source = await _primary.OpenReadAsync(key, null, cancellationToken).ConfigureAwait(false);
+        }
+        catch (StorageObjectNotFoundException ex)
+        {
+            throw new PrimaryObjectGoneException(ex);
+        }
+
         await using (source.ConfigureAwait(false))
         {
             var writer = await replica.OpenWriteAsync(key, new StorageWriteOptions { Overwrite = overwrite }, cancellationToken).ConfigureAwait(false);
@@ -369,7 +464,7 @@ public sealed class ReplicatingStorageProvider : IStorageProvider, IAsyncDisposa
     }
 
     /// <summary>Writes to the primary; on commit, makes the copies.</summary>
-    private sealed class Writer(ReplicatingStorageProvider owner, IStorageWriter inner) : IStorageWriter
+    private sealed class Writer(ReplicatingStorageProvider owner, IStorageWriter inner, bool overwrite) : IStorageWriter
     {
         public string Key => inner.Key;
 
@@ -378,10 +473,13 @@ public sealed class ReplicatingStorageProvider : IStorageProvider, IAsyncDisposa
         public async ValueTask<StorageObjectInfo> CommitAsync(CancellationToken cancellationToken = default)
         {
             var info = await inner.CommitAsync(cancellationToken).ConfigureAwait(false);
-            await owner.ReplicateAsync(inner.Key, cancellationToken).ConfigureAwait(false);
+            await owner.ReplicateAsync(inner.Key, overwrite, cancellationToken).ConfigureAwait(false);
             return info;
         }
 
         public ValueTask DisposeAsync() => inner.DisposeAsync();
     }
+
+    /// <summary>The primary no longer has an object whose copy was owed (deleted since): there is nothing to copy.</summary>
+    private sealed class PrimaryObjectGoneException(Exception inner) : Exception(inner.Message, inner);
 }
