@@ -76,6 +76,7 @@ internal sealed partial class BackupRunner(BackupEnvironment environment, Restor
             var commit = await ManifestCommit.WriteAsync(environment.Storage, environment.Layout.ManifestKey(manifest.Kind, manifest.BackupId), ManifestSerializer.Serialize(manifest, environment.KeyRing), overwrite: false, cancellation.Token).ConfigureAwait(false);
             keepData = commit.Status != ManifestCommitStatus.NotCommitted;
             EnsureCommitted(commit, manifest);
+            await EnsureDataStayedAsync(manifest, storedKeys, cancellation.Token).ConfigureAwait(false);
             reporter.Report(PipelineStage.Completed);
             var elapsed = reporter.Elapsed;
             Log.BackupCompleted(_logger, backupId, source.Kind, manifest.Data.PlaintextSize, manifest.Data.StoredSize, (long)elapsed.TotalMilliseconds);
@@ -268,6 +269,36 @@ internal sealed partial class BackupRunner(BackupEnvironment environment, Restor
         catch (Exception ex) when (ex is not OperationCanceledException)
         {
             throw new StageFailure(PipelineStage.Manifest, ex);
+        }
+    }
+
+    /// <summary>
+    /// A retention run that took this run's objects for an abandoned upload (a run slower than the grace period) would
+    /// leave a manifest naming nothing: then the manifest is removed again and the run fails; it is never reported done.
+    /// A stat that cannot answer leaves the committed backup as it is.
+    /// </summary>
+    private async Task EnsureDataStayedAsync(BackupManifest manifest, List<string> storedKeys, CancellationToken cancellationToken)
+    {
+        foreach (var key in storedKeys)
+        {
+            StorageObjectInfo? info;
+            try
+            {
+                info = await environment.Storage.StatAsync(key, cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is StorageException or IOException or HttpRequestException)
+            {
+                return;
+            }
+
+            if (info is null)
+            {
+                await DeleteQuietlyAsync(environment.Layout.ManifestKey(manifest.Kind, manifest.BackupId), manifest.BackupId).ConfigureAwait(false);
+                throw new StageFailure(PipelineStage.Manifest, new StorageException(
+                    $"Object '{key}' of backup {manifest.BackupId} disappeared while its manifest was committed (removed as an abandoned upload? The run took longer than Retention:IncompleteUploadGrace); the backup was withdrawn.",
+                    key,
+                    isTransient: true));
+            }
         }
     }
 

@@ -36,10 +36,22 @@ internal sealed class BackupRetention(
         var archiveItems = new List<ArchivePruneItem>();
         var archiveData = new Dictionary<string, List<string>>(StringComparer.Ordinal);
         var incomplete = new List<string>();
-        var graceEnd = now - options.IncompleteUploadGrace;
+        var backupObjects = await environment.Storage.ListAsync(environment.Layout.BackupsPrefix, cancellationToken).ToListAsync(cancellationToken).ConfigureAwait(false);
+        var archiveObjects = new List<List<StorageObjectInfo>>();
         foreach (var archive in archiveList)
         {
-            var listing = await ListArchiveAsync(archive.Prefix, archive.ObjectKind, graceEnd, cancellationToken).ConfigureAwait(false);
+            archiveObjects.Add(await environment.Storage.ListAsync(environment.Layout.Prefix + archive.Prefix, cancellationToken).ToListAsync(cancellationToken).ConfigureAwait(false));
+        }
+
+        // Ages of objects are measured on the storage's clock where it is behind this host's: the newest object listed
+        // was written before the storage's "now". A host whose clock runs ahead (or a test's fake clock) then never takes
+        // an in-flight write's data for an old orphan.
+        var storageNow = backupObjects.Concat(archiveObjects.SelectMany(o => o)).Select(o => o.LastModified).DefaultIfEmpty(now).Max();
+        var graceEnd = (storageNow < now ? storageNow : now) - options.IncompleteUploadGrace;
+        for (var i = 0; i < archiveList.Count; i++)
+        {
+            var archive = archiveList[i];
+            var listing = await AnalyzeArchiveAsync(archiveObjects[i], archive.ObjectKind, graceEnd, cancellationToken).ConfigureAwait(false);
             var retained = backups.Where(b => b.Kind == archive.BackupKind && kept.Contains(b.BackupId)).ToList();
             foreach (var item in archive.Plan(retained, listing.Committed))
             {
@@ -50,8 +62,8 @@ internal sealed class BackupRetention(
             incomplete.AddRange(listing.Orphans);
         }
 
-        incomplete.InsertRange(0, await ListIncompleteBackupsAsync(graceEnd, cancellationToken).ConfigureAwait(false));
-        return (new RetentionPlan(now, decisions, archiveItems, incomplete) { ToDelete = deleteOrder }, archiveData);
+        incomplete.InsertRange(0, IncompleteBackups(backupObjects, graceEnd));
+        return (new RetentionPlan(now, decisions, archiveItems, incomplete) { ToDelete = deleteOrder, GraceEnd = graceEnd }, archiveData);
     }
 
     public async Task<RetentionResult> ApplyAsync(Func<CancellationToken, ValueTask>? beforeDelete = null, CancellationToken cancellationToken = default)
@@ -90,7 +102,7 @@ internal sealed class BackupRetention(
 
         // What killed writers left behind (temporary files, incomplete multipart uploads), past the same grace period.
         await CheckAsync(beforeDelete, cancellationToken).ConfigureAwait(false);
-        var abandoned = await storage.RemoveAbandonedWritesAsync(plan.PlannedAt - environment.Options.Retention.IncompleteUploadGrace, cancellationToken).ConfigureAwait(false);
+        var abandoned = await storage.RemoveAbandonedWritesAsync(plan.GraceEnd, cancellationToken).ConfigureAwait(false);
         var jobs = await jobRecords.PruneAsync(plan.PlannedAt - TimeSpan.FromDays(environment.Options.Retention.JobRecordDays), cancellationToken).ConfigureAwait(false);
         Log.RetentionApplied(_logger, deleted.Count, plan.ArchiveObjects.Count, plan.IncompleteUploads.Count, plan.Backups.Count - deleted.Count);
         return new RetentionResult(plan, deleted, plan.ArchiveObjects.Count, plan.IncompleteUploads.Count, jobs) { AbandonedWritesRemoved = abandoned };
@@ -145,11 +157,11 @@ internal sealed class BackupRetention(
     }
 
     /// <summary>Backup folders with objects but no manifest, whose id and every object are older than the grace period.</summary>
-    private async Task<List<string>> ListIncompleteBackupsAsync(DateTimeOffset graceEnd, CancellationToken cancellationToken)
+    private List<string> IncompleteBackups(IReadOnlyList<StorageObjectInfo> items, DateTimeOffset graceEnd)
     {
         var prefix = environment.Layout.BackupsPrefix;
         var folders = new Dictionary<string, (List<string> Keys, bool HasManifest, bool Recent)>(StringComparer.Ordinal);
-        await foreach (var item in environment.Storage.ListAsync(prefix, cancellationToken).ConfigureAwait(false))
+        foreach (var item in items)
         {
             var parts = item.Key[prefix.Length..].Split('/', 3);
             if (parts.Length < 3 || !StorageLayout.IsValidKind(parts[0]) || !BackupId.IsValid(parts[1]))
@@ -173,11 +185,11 @@ internal sealed class BackupRetention(
     /// manifest names (a put that died before its manifest, or lost a race for the name), past the grace period. Where a
     /// name has more than one data object, its manifest says which one it names.
     /// </summary>
-    private async Task<ArchiveListing> ListArchiveAsync(string relativePrefix, string kind, DateTimeOffset graceEnd, CancellationToken cancellationToken)
+    private async Task<ArchiveListing> AnalyzeArchiveAsync(IReadOnlyList<StorageObjectInfo> items, string kind, DateTimeOffset graceEnd, CancellationToken cancellationToken)
     {
         var prefix = environment.Layout.Prefix;
         var names = new SortedDictionary<string, (bool HasManifest, List<StorageObjectInfo> Data)>(StringComparer.Ordinal);
-        await foreach (var item in environment.Storage.ListAsync(prefix + relativePrefix, cancellationToken).ConfigureAwait(false))
+        foreach (var item in items)
         {
             var relative = item.Key[prefix.Length..];
             var isManifest = relative.EndsWith(KeyedObjectStore.ManifestSuffix, StringComparison.Ordinal);

@@ -32,6 +32,10 @@ public sealed record RetentionPlan(DateTimeOffset PlannedAt, IReadOnlyList<Reten
 
     /// <summary>Gets the backups kept.</summary>
     public IEnumerable<RetentionDecision> ToKeep => Backups.Where(b => b.Keep);
+
+    /// <summary>Gets the time before which data no manifest names counts as abandoned: the plan's time, or the storage's
+    /// where that is behind (the newest object listed), less <see cref="RetentionOptions.IncompleteUploadGrace"/>.</summary>
+    public DateTimeOffset GraceEnd { get; init; }
 }
 
 /// <summary>What applying retention did.</summary>

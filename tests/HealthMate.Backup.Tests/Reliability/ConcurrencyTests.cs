@@ -9,8 +9,9 @@ using Xunit.Abstractions;
 namespace HealthMate.Backup.Tests.Reliability;
 
 /// <summary>
-/// The fault-injection suite's concurrency part (issue 13): pushes racing prunes, a push whose data a prune with a
-/// clock far ahead takes for an orphan, and two backups building on the same parent at once. (Two pushers of one WAL
+/// The fault-injection suite's concurrency part (issue 13): pushes racing prunes, a prune on a clock far ahead next
+/// to an in-flight push, a push slower than the grace period whose data a prune removes, and two backups building on
+/// the same parent at once. (Two pushers of one WAL
 /// name: Regression_ConcurrentWalPushersTests, and over S3 in S3FaultInjectionTests.)
 /// </summary>
 public sealed class ConcurrencyTests(ITestOutputHelper output) : IDisposable
@@ -70,39 +71,83 @@ public sealed class ConcurrencyTests(ITestOutputHelper output) : IDisposable
     }
 
     [Fact]
-    public async Task APruneThatTakesAnInFlightPushsDataForAnOrphan_NeverLeavesItAcknowledgedWithoutData()
+    public async Task APruneOnAClockDaysAhead_NeverTakesAnInFlightPushsDataForAnOrphan()
     {
-        // The pushing host's clock is right; the pruning host's runs two days ahead (a skewed clock, or a push slower
-        // than the grace period): it sees the data of a push held before it writes its manifest as an old orphan.
-        var hooked = default(HookedStorage);
-        using var pusher = new TestHost(services: s => s.AddBackupDR().AddPostgreSql(), wrapStorage: inner => hooked = new HookedStorage(inner));
+        // The pruning host's clock runs two days ahead; the storage's (the newest object's time) does not: ages are
+        // measured on the earlier of the two, so the data of a push held before it writes its manifest stays.
+        var (pusher, hooked) = PushingHost();
+        using var _ = pusher;
         using var pruner = new TestHost(root: pusher.Root, key: pusher.Key, keepRoot: true, services: s => s.AddBackupDR().AddPostgreSql().Services.AddSingleton<TimeProvider>(new FakeTimeProvider(DateTimeOffset.UtcNow.AddDays(2))));
-        var archive = pusher.Services.GetRequiredService<WalArchive>();
-        var atManifest = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        var pruned = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        var first = 0;
-        hooked!.BeforeOpenWrite = async key =>
-        {
-            if (key.EndsWith(".manifest.json", StringComparison.Ordinal) && Interlocked.Increment(ref first) == 1)
-            {
-                atManifest.SetResult();
-                await pruned.Task;
-            }
-        };
+        var (push, release) = HoldBeforeManifest(pusher, hooked, 0x70);
+        await release.Held;
 
-        var push = Task.Run(() => PushAsync(archive, 0x70));
-        await atManifest.Task;
         var result = await pruner.Services.GetRequiredService<IBackupRetention>().ApplyAsync();
-        pruned.SetResult();
+        release.Go();
+        await push;
+
+        Assert.Equal(0, result.DeletedIncompleteUploads);
+        await AssertFetchesAsync(pusher, 0x70);
+    }
+
+    [Fact]
+    public async Task APushSlowerThanTheGracePeriod_WhoseDataAPruneRemoved_IsNotAcknowledged_AndTheRetryStoresIt()
+    {
+        // A push held long enough that its data is past the grace period (its file dated three days back): a prune
+        // removes it as abandoned; the push then commits its manifest, finds its data gone, and does not acknowledge.
+        var (pusher, hooked) = PushingHost();
+        using var _ = pusher;
+        await PushAsync(pusher.Services.GetRequiredService<WalArchive>(), 0x72); // the store is in use: its clock reads now
+        var (push, release) = HoldBeforeManifest(pusher, hooked, 0x71);
+        await release.Held;
+        foreach (var data in pusher.AllFiles().Where(f => Path.GetFileName(f).StartsWith(Name(0x71) + ".", StringComparison.Ordinal)))
+        {
+            File.SetLastWriteTimeUtc(pusher.PathOf(data), DateTime.UtcNow.AddDays(-3));
+        }
+
+        var result = await pusher.Services.GetRequiredService<IBackupRetention>().ApplyAsync();
+        release.Go();
         var error = await Record.ExceptionAsync(() => push);
 
-        Assert.Equal(1, result.DeletedIncompleteUploads); // the in-flight data, taken for an orphan
-        Assert.NotNull(error); // so the push is not acknowledged: PostgreSQL keeps the segment and retries
-        await PushAsync(archive, 0x70);
-        var fetched = Path.Combine(_work, "fetched");
-        Assert.True(await archive.FetchAsync(Name(0x70), fetched, new WalArchiveOptions { SystemIdentifier = SystemId }));
-        Assert.Equal(Content(0x70), await File.ReadAllBytesAsync(fetched));
+        Assert.Equal(1, result.DeletedIncompleteUploads);
+        Assert.NotNull(error); // not acknowledged: PostgreSQL keeps the segment and retries
+        await PushAsync(pusher.Services.GetRequiredService<WalArchive>(), 0x71);
+        await AssertFetchesAsync(pusher, 0x71);
         await ArchiveInvariants.AssertNoManifestWithoutDataAsync(pusher.Services);
+    }
+
+    [Fact]
+    public async Task ABackupSlowerThanTheGracePeriod_WhoseDataAPruneRemoved_IsWithdrawnNotReportedDone()
+    {
+        // A backup that started 30 hours ago (its id says so, its data is dated then) and is about to write its
+        // manifest: a prune removes its folder as abandoned. Committing anyway would list a backup with no data.
+        HookedStorage? hooked = null;
+        using var slow = new TestHost(services: s => s.AddSingleton<TimeProvider>(new FakeTimeProvider(DateTimeOffset.UtcNow.AddHours(-30))), wrapStorage: inner => hooked = new HookedStorage(inner));
+        using var pruner = new TestHost(root: slow.Root, key: slow.Key, keepRoot: true);
+        await pruner.BackupBytesAsync([1]); // the store is in use: its clock reads now
+        var hold = new Hold();
+        hooked!.BeforeOpenWrite = async key =>
+        {
+            if (key.EndsWith("/manifest.json", StringComparison.Ordinal))
+            {
+                hold.Reached();
+                await hold.Released;
+            }
+        };
+        var run = Task.Run(() => slow.BackupBytesAsync(Payloads.Create(100_000, seed: 5, style: 0)));
+        await hold.Held;
+        foreach (var file in slow.AllFiles().Where(f => f.EndsWith("/data", StringComparison.Ordinal)))
+        {
+            File.SetLastWriteTimeUtc(slow.PathOf(file), DateTime.UtcNow.AddHours(-30));
+        }
+
+        var pruned = await pruner.Services.GetRequiredService<IBackupRetention>().ApplyAsync();
+        hold.Go();
+        var error = await Record.ExceptionAsync(() => run);
+
+        Assert.Equal(1, pruned.DeletedIncompleteUploads);
+        Assert.Contains("withdrawn", Assert.IsType<BackupStageException>(error).ToString(), StringComparison.Ordinal);
+        Assert.Single(await pruner.Catalog.ListAsync().ToListAsync()); // only the other backup
+        await ArchiveInvariants.AssertNoManifestWithoutDataAsync(pruner.Services);
     }
 
     [Fact]
@@ -133,6 +178,36 @@ public sealed class ConcurrencyTests(ITestOutputHelper output) : IDisposable
         await ArchiveInvariants.AssertNoManifestWithoutDataAsync(host.Services);
     }
 
+    private static (TestHost Host, HookedStorage Hooked) PushingHost()
+    {
+        HookedStorage? hooked = null;
+        var host = new TestHost(services: s => s.AddBackupDR().AddPostgreSql(), wrapStorage: inner => hooked = new HookedStorage(inner));
+        return (host, hooked!);
+    }
+
+    /// <summary>Starts a push and holds it after its data is stored, before it opens its manifest.</summary>
+    private (Task Push, Hold Release) HoldBeforeManifest(TestHost host, HookedStorage hooked, int segment)
+    {
+        var hold = new Hold();
+        var first = 0;
+        hooked.BeforeOpenWrite = async key =>
+        {
+            if (key.EndsWith(".manifest.json", StringComparison.Ordinal) && Interlocked.Increment(ref first) == 1)
+            {
+                hold.Reached();
+                await hold.Released;
+            }
+        };
+        return (Task.Run(() => PushAsync(host.Services.GetRequiredService<WalArchive>(), segment)), hold);
+    }
+
+    private async Task AssertFetchesAsync(TestHost host, int segment)
+    {
+        var fetched = Path.Combine(_work, "fetched");
+        Assert.True(await host.Services.GetRequiredService<WalArchive>().FetchAsync(Name(segment), fetched, new WalArchiveOptions { SystemIdentifier = SystemId }));
+        Assert.Equal(Content(segment), await File.ReadAllBytesAsync(fetched));
+    }
+
     private static string Name(int n) => $"0000000100000000000000{n:X2}";
 
     private static byte[] Content(int n) => Payloads.Create(64 * 1024, seed: n, style: 0);
@@ -142,6 +217,21 @@ public sealed class ConcurrencyTests(ITestOutputHelper output) : IDisposable
         var path = Path.Combine(_work, Name(n));
         await File.WriteAllBytesAsync(path, Content(n));
         await archive.PushAsync(path, new WalArchiveOptions { SystemIdentifier = SystemId });
+    }
+
+    /// <summary>A point a test holds a writer at, and lets it go from.</summary>
+    private sealed class Hold
+    {
+        private readonly TaskCompletionSource _reached = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private readonly TaskCompletionSource _released = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        internal Task Held => _reached.Task;
+
+        internal Task Released => _released.Task;
+
+        internal void Reached() => _reached.TrySetResult();
+
+        internal void Go() => _released.TrySetResult();
     }
 
     /// <summary>A backup that retention treats as a physical base backup starting at a segment.</summary>

@@ -230,11 +230,15 @@ public sealed class KillNineTests(ITestOutputHelper output) : IDisposable
     }
 
     /// <summary>What the kills left without a manifest is invisible, and retention removes it once past its grace
-    /// period (a clock two days on) without touching anything a manifest names.</summary>
+    /// period (two days on, by this host's clock and by the storage's: its newest object is dated then) without
+    /// touching anything a manifest names.</summary>
     private async Task CheckOrphanCleanupAsync()
     {
-        var time = new FakeTimeProvider(DateTimeOffset.UtcNow.AddDays(2));
+        var later = DateTimeOffset.UtcNow.AddDays(2);
+        var time = new FakeTimeProvider(later);
         using var host = Host(Store, time);
+        var newest = host.AllFiles().Where(f => f.EndsWith("manifest.json", StringComparison.Ordinal)).Order(StringComparer.Ordinal).Last();
+        File.SetLastWriteTimeUtc(host.PathOf(newest), later.UtcDateTime);
         var retention = host.Services.GetRequiredService<IBackupRetention>();
         var plan = await retention.PlanAsync();
         var result = await retention.ApplyAsync();

@@ -81,6 +81,8 @@ public sealed class RetentionApplyTests : IDisposable
             }
 
             time.Advance(TimeSpan.FromDays(2));
+            var newest = Directory.EnumerateFiles(root, "manifest.json", SearchOption.AllDirectories).Order(StringComparer.Ordinal).Last();
+            File.SetLastWriteTimeUtc(newest, time.GetUtcNow().UtcDateTime); // and the store's clock moved on with it
             await retention.ApplyAsync();
             var plan = await retention.PlanAsync();
             Assert.Empty(plan.ToDelete);
@@ -120,15 +122,14 @@ public sealed class RetentionApplyTests : IDisposable
         var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
         using var host = NewHost(NewRoot(), time, null);
         var kept = await host.Backups.RunAsync(TestHost.BytesSource([9, 9], 10));
-        var orphanId = BackupId.New(time);
+        var orphanId = BackupId.New(new FakeTimeProvider(time.GetUtcNow().AddHours(-25)));
         var orphan = Path.Combine(host.Root, "backups", "stream", orphanId);
         Directory.CreateDirectory(orphan);
         await File.WriteAllBytesAsync(Path.Combine(orphan, "data"), [1, 2, 3]);
         var retention = host.Services.GetRequiredService<IBackupRetention>();
 
-        Assert.Empty((await retention.PlanAsync()).IncompleteUploads); // could be a backup still running
-        time.Advance(TimeSpan.FromHours(25));
-        File.SetLastWriteTimeUtc(Path.Combine(orphan, "data"), DateTime.UtcNow.AddHours(-25));
+        Assert.Empty((await retention.PlanAsync()).IncompleteUploads); // just written: could be a backup still running
+        File.SetLastWriteTimeUtc(Path.Combine(orphan, "data"), DateTime.UtcNow.AddHours(-25)); // a run that died a day ago
         var plan = await retention.PlanAsync();
         Assert.Equal([$"backups/stream/{orphanId}/data"], plan.IncompleteUploads);
 
