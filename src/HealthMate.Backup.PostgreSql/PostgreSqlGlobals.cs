@@ -15,6 +15,10 @@ public sealed record GlobalsRestoreResult(string BackupId, IReadOnlyList<string>
     /// <summary>Gets the roles whose stored password was not applied: the connecting role always, and roles that
     /// already existed on the server unless <see cref="GlobalsRestoreOptions.OverwriteExistingPasswords"/> was set.</summary>
     public IReadOnlyList<string> SkippedPasswords { get; init; } = [];
+
+    /// <summary>Gets the roles none of whose stored attributes or settings were applied: the connecting role, so that
+    /// the backup's <c>NOLOGIN</c>, <c>CONNECTION LIMIT</c> or <c>VALID UNTIL</c> cannot lock the restore out.</summary>
+    public IReadOnlyList<string> UnchangedRoles { get; init; } = [];
 }
 
 /// <summary>How stored globals are applied.</summary>
@@ -74,7 +78,7 @@ public sealed partial class PostgreSqlGlobals
         }
 
         var (self, existing) = await ReadRolesAsync(connection, cancellationToken).ConfigureAwait(false);
-        var keep = new HashSet<string>(StringComparer.Ordinal) { self };
+        var keep = new HashSet<string>(StringComparer.Ordinal);
         if (!options.OverwriteExistingPasswords)
         {
             keep.UnionWith(existing);
@@ -85,8 +89,9 @@ public sealed partial class PostgreSqlGlobals
         await using (globals.ConfigureAwait(false))
         {
             var skipped = new List<string>();
+            var unchanged = new List<string>();
             var script = new Pipe();
-            var filtering = FilterPasswordsAsync(globals, script.Writer, keep, skipped, cancellationToken);
+            var filtering = FilterAsync(globals, script.Writer, self, keep, skipped, unchanged, cancellationToken);
             string messages;
             try
             {
@@ -106,16 +111,18 @@ public sealed partial class PostgreSqlGlobals
             }
 
             var failed = messages.Split('\n').Where(l => l.Contains("ERROR:", StringComparison.Ordinal)).Select(l => l.Trim()).ToList();
-            return new GlobalsRestoreResult(backupId, failed) { SkippedPasswords = skipped };
+            return new GlobalsRestoreResult(backupId, failed) { SkippedPasswords = [.. skipped.Distinct(StringComparer.Ordinal)], UnchangedRoles = [.. unchanged.Distinct(StringComparer.Ordinal)] };
         }
     }
 
     /// <summary>
-    /// Copies pg_dumpall's script line by line, removing the <c>PASSWORD '…'</c> clause of each <c>ALTER ROLE</c> for a
-    /// role in <paramref name="keep"/>. pg_dumpall writes each role's attributes on one line:
-    /// <c>ALTER ROLE name WITH … PASSWORD 'SCRAM-SHA-256$…' [VALID UNTIL '…'];</c>.
+    /// Copies pg_dumpall's script line by line: every <c>ALTER ROLE</c> of the connecting role <paramref name="self"/> is
+    /// left out (its attributes and settings stay as they are), and the <c>PASSWORD '…'</c> clause of the <c>ALTER ROLE</c>
+    /// of a role in <paramref name="keep"/> is removed. pg_dumpall writes each role's attributes on one line:
+    /// <c>ALTER ROLE name WITH … PASSWORD 'SCRAM-SHA-256$…' [VALID UNTIL '…'];</c>, and its settings as
+    /// <c>ALTER ROLE name SET …;</c>.
     /// </summary>
-    internal static async Task FilterPasswordsAsync(Stream script, PipeWriter output, IReadOnlySet<string> keep, List<string> skipped, CancellationToken cancellationToken)
+    internal static async Task FilterAsync(Stream script, PipeWriter output, string self, IReadOnlySet<string> keep, List<string> skipped, List<string> unchanged, CancellationToken cancellationToken)
     {
         Exception? error = null;
         try
@@ -123,6 +130,17 @@ public sealed partial class PostgreSqlGlobals
             using var reader = new StreamReader(script, new UTF8Encoding(false), detectEncodingFromByteOrderMarks: false, leaveOpen: true);
             while (await reader.ReadLineAsync(cancellationToken).ConfigureAwait(false) is { } line)
             {
+                if (AnyAlterRole().Match(line) is { Success: true } alter && Unquote(alter.Groups["role"].Value) == self)
+                {
+                    unchanged.Add(self);
+                    if (line.Contains(" PASSWORD ", StringComparison.Ordinal))
+                    {
+                        skipped.Add(self);
+                    }
+
+                    continue;
+                }
+
                 var match = AlterRole().Match(line);
                 if (match.Success && keep.Contains(Unquote(match.Groups["role"].Value)))
                 {
@@ -178,4 +196,7 @@ public sealed partial class PostgreSqlGlobals
 
     [GeneratedRegex("""^ALTER ROLE (?<role>"(?:[^"]|"")+"|[^\s"]+) WITH .*?(?<password> PASSWORD E?'(?:[^'\\]|''|\\.)*')""")]
     private static partial Regex AlterRole();
+
+    [GeneratedRegex("""^ALTER ROLE (?<role>"(?:[^"]|"")+"|[^\s"]+) """)]
+    private static partial Regex AnyAlterRole();
 }

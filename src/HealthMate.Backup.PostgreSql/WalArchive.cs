@@ -112,6 +112,7 @@ public sealed partial class WalArchive
     /// <param name="options">How to find the cluster; by default from <c>global/pg_control</c> in the current directory.</param>
     /// <param name="cancellationToken">Cancels the fetch; the destination is then not written.</param>
     /// <returns>False when the archive does not hold the file (normal at the end of recovery).</returns>
+    /// <exception cref="WalArchiveUnavailableException">The storage holds nothing at all for the cluster (no WAL, no backup).</exception>
     public async Task<bool> FetchAsync(string walFileName, string destinationPath, WalArchiveOptions? options = null, CancellationToken cancellationToken = default)
     {
         ArgumentException.ThrowIfNullOrEmpty(walFileName);
@@ -123,6 +124,13 @@ public sealed partial class WalArchive
         var manifest = await _store.FindAsync(KeyOf(systemId, timeline, walFileName), Kind, cancellationToken).ConfigureAwait(false);
         if (manifest is null)
         {
+            // "Not archived" ends a recovery: say it only of an archive that is there. One that holds nothing at all, no
+            // WAL of the cluster and no backup, is a volume not mounted or a wrong bucket or prefix.
+            if (!await _store.HoldsAnythingAsync([$"wal/{systemId}/", "backups/"], cancellationToken).ConfigureAwait(false))
+            {
+                throw new WalArchiveUnavailableException(systemId);
+            }
+
             return false;
         }
 
@@ -250,4 +258,18 @@ public sealed class WalConflictException : BackupException
 
     /// <summary>Gets the WAL file's name.</summary>
     public string FileName { get; }
+}
+
+/// <summary>
+/// The storage holds no WAL of the cluster and no backup at all: a volume that is not mounted, or a wrong bucket or
+/// prefix, rather than an archive that ends here. Answering "not archived" would end a recovery at once.
+/// </summary>
+public sealed class WalArchiveUnavailableException : BackupException
+{
+    /// <summary>Initializes a new instance of the <see cref="WalArchiveUnavailableException"/> class.</summary>
+    /// <param name="systemIdentifier">The cluster's system identifier.</param>
+    public WalArchiveUnavailableException(string systemIdentifier)
+        : base($"The storage holds nothing for cluster {systemIdentifier}: no archived WAL and no backup. Is the volume mounted, are the bucket and the prefix right? Not answering 'not archived', which would end the recovery here.")
+    {
+    }
 }

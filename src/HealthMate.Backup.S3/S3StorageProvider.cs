@@ -321,19 +321,22 @@ public sealed partial class S3StorageProvider : IStorageProvider, IDisposable
     /// <param name="cancellationToken">Cancels the clean-up.</param>
     /// <returns>How many uploads were aborted.</returns>
     public Task<int> AbortIncompleteUploadsAsync(TimeSpan olderThan, CancellationToken cancellationToken = default) =>
-        AbortIncompleteUploadsAsync(_time.GetUtcNow() - olderThan, cancellationToken);
+        AbortIncompleteUploadsAsync(string.Empty, _time.GetUtcNow() - olderThan, cancellationToken);
 
-    /// <summary>Aborts the multipart uploads started before <paramref name="startedBefore"/> and never completed (retention calls it with its grace period).</summary>
+    /// <summary>Aborts the multipart uploads to keys under <paramref name="prefix"/> started before
+    /// <paramref name="startedBefore"/> and never completed (retention calls it with its prefix and grace period).</summary>
+    /// <param name="prefix">Only uploads to keys under this prefix.</param>
     /// <param name="startedBefore">Only uploads started before this time are aborted.</param>
     /// <param name="cancellationToken">Cancels the clean-up.</param>
     /// <returns>How many uploads were aborted.</returns>
-    public async ValueTask<int> RemoveAbandonedWritesAsync(DateTimeOffset startedBefore, CancellationToken cancellationToken = default) =>
-        await AbortIncompleteUploadsAsync(startedBefore, cancellationToken).ConfigureAwait(false);
+    public async ValueTask<int> RemoveAbandonedWritesAsync(string prefix, DateTimeOffset startedBefore, CancellationToken cancellationToken = default) =>
+        await AbortIncompleteUploadsAsync(prefix, startedBefore, cancellationToken).ConfigureAwait(false);
 
-    private async Task<int> AbortIncompleteUploadsAsync(DateTimeOffset startedBefore, CancellationToken cancellationToken)
+    private async Task<int> AbortIncompleteUploadsAsync(string prefix, DateTimeOffset startedBefore, CancellationToken cancellationToken)
     {
+        ArgumentNullException.ThrowIfNull(prefix);
         var aborted = 0;
-        var request = new ListMultipartUploadsRequest { BucketName = _options.Bucket };
+        var request = new ListMultipartUploadsRequest { BucketName = _options.Bucket, Prefix = prefix.Length == 0 ? null : prefix };
         var cutoff = startedBefore.UtcDateTime;
         while (true)
         {

@@ -62,8 +62,9 @@ public interface IStorageProvider
     /// file on disk, an incomplete multipart upload in a bucket): never an object, never visible, but taking space.
     /// Retention calls it with its grace period, so a write still running is never touched. Decorators pass it on.
     /// </summary>
+    /// <param name="prefix">Only writes to keys under this prefix (another deployment may share the store).</param>
     /// <param name="startedBefore">Only what was started before this time is removed.</param>
     /// <param name="cancellationToken">Cancels the clean-up.</param>
     /// <returns>How many abandoned writes were removed.</returns>
-    ValueTask<int> RemoveAbandonedWritesAsync(DateTimeOffset startedBefore, CancellationToken cancellationToken = default) => ValueTask.FromResult(0);
+    ValueTask<int> RemoveAbandonedWritesAsync(string prefix, DateTimeOffset startedBefore, CancellationToken cancellationToken = default) => ValueTask.FromResult(0);
 }

@@ -68,11 +68,12 @@ internal static partial class TarExtractor
             }
             else
             {
-                RemoveAbandonedStaging(targetPath);
                 if (HasContent(targetPath) && !options.Overwrite)
                 {
                     throw new DirectoryRestoreException($"The restore target '{targetPath}' is not empty; restore into an empty folder or allow overwriting.", [], null);
                 }
+
+                RemoveAbandonedStaging(targetPath); // only once this restore goes ahead
             }
 
             // Staged inside the target: the same file system (a mount point included), so moving into place is a rename.
@@ -111,8 +112,9 @@ internal static partial class TarExtractor
         {
             try
             {
-                _state.ApplyDirectoryMetadata();
+                // Flushed while every staged folder can still be opened (its own mode is applied after).
                 DurableTree.Flush(_staging);
+                _state.ApplyDirectoryMetadata();
                 MoveIntoPlace(_staging, _target, _state.Options.Overwrite, _written);
                 _committed = true;
                 Directory.Delete(_staging, recursive: true); // only the folders a merge emptied remain

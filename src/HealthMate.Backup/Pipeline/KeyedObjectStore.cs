@@ -163,6 +163,20 @@ internal sealed class KeyedObjectStore(BackupEnvironment environment, BackupRunn
         }
     }
 
+    /// <summary>Whether the store holds any object under one of the prefixes (relative to the storage prefix).</summary>
+    internal async Task<bool> HoldsAnythingAsync(IEnumerable<string> relativePrefixes, CancellationToken cancellationToken)
+    {
+        foreach (var relativePrefix in relativePrefixes)
+        {
+            await foreach (var _ in environment.Storage.ListAsync(environment.Layout.Prefix + relativePrefix, cancellationToken).ConfigureAwait(false))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
     /// <summary>Removes an object: the manifest first, so a crash between leaves data nobody points at, never a dangling
     /// manifest; then the data objects of the name the caller listed (<paramref name="dataKeys"/>, full keys).</summary>
     internal async Task DeleteAsync(string relativeKey, IEnumerable<string> dataKeys, CancellationToken cancellationToken)

@@ -78,10 +78,11 @@ internal sealed class RestoreRunner(BackupEnvironment environment) : IRestoreRun
         Stream stored;
         try
         {
-            if (!encrypted && target.ActsWhileReading)
+            if (target.ActsWhileReading && (!encrypted || (manifest.FormatVersion < 2 && objectName != StorageLayout.DataName)))
             {
-                // Nothing authenticates unencrypted bytes as they stream: a target that executes what it reads (pg_restore,
-                // psql) gets them only after the whole stored object matched its manifest.
+                // Nothing authenticates unencrypted bytes as they stream, nor tells a format-1 companion object (no salt in
+                // its manifest, no binding in its segments) from another backup's: a target that executes what it reads
+                // (pg_restore, psql) gets them only after the whole stored object matched its manifest.
                 await StoredObjectCheck.VerifyAsync(environment.Storage, key, manifest.BackupId, descriptor, null, token).ConfigureAwait(false);
             }
 

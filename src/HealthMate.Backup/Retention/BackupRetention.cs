@@ -102,7 +102,7 @@ internal sealed class BackupRetention(
 
         // What killed writers left behind (temporary files, incomplete multipart uploads), past the same grace period.
         await CheckAsync(beforeDelete, cancellationToken).ConfigureAwait(false);
-        var abandoned = await storage.RemoveAbandonedWritesAsync(plan.GraceEnd, cancellationToken).ConfigureAwait(false);
+        var abandoned = await storage.RemoveAbandonedWritesAsync(environment.Layout.Prefix, plan.GraceEnd, cancellationToken).ConfigureAwait(false);
         var jobs = await jobRecords.PruneAsync(plan.PlannedAt - TimeSpan.FromDays(environment.Options.Retention.JobRecordDays), cancellationToken).ConfigureAwait(false);
         Log.RetentionApplied(_logger, deleted.Count, plan.ArchiveObjects.Count, plan.IncompleteUploads.Count, plan.Backups.Count - deleted.Count);
         return new RetentionResult(plan, deleted, plan.ArchiveObjects.Count, plan.IncompleteUploads.Count, jobs) { AbandonedWritesRemoved = abandoned };

@@ -86,6 +86,25 @@ public sealed class Regression_PostgreSqlRestoreSafetyTests(PostgresFixture post
         Assert.Equal(superuserHash, await PasswordHashAsync(postgres.Connection.Username!));
     }
 
+    [Fact]
+    public async Task Globals_LeaveTheConnectingRoleAsItIs_NotOnlyItsPassword()
+    {
+        // Found in review: only the PASSWORD clause was dropped; the rest of the connecting role's line (NOLOGIN,
+        // CONNECTION LIMIT, VALID UNTIL from the source) could still lock the restore out.
+        using var host = new TestHost(services: s => s.AddBackupDR().AddPostgreSql());
+        var restorer = NewRole("hm_restorer");
+        await postgres.ExecuteAsync("postgres", $"CREATE ROLE {restorer} SUPERUSER LOGIN PASSWORD 'restorer-pw' CONNECTION LIMIT 3");
+        var source = await CreateAsync("globals_self_src", "CREATE TABLE t (x int);");
+        var backup = await host.Backups.RunAsync(PostgreSqlBackups.Logical(new LogicalBackupOptions { Connection = postgres.Connection, Database = source }));
+        await postgres.ExecuteAsync("postgres", $"ALTER ROLE {restorer} CONNECTION LIMIT 7");
+        var asRestorer = new PostgreSqlConnectionOptions { Host = postgres.Connection.Host, Port = postgres.Connection.Port, Username = restorer, Password = "restorer-pw", SslMode = "disable", ToolsDirectory = postgres.BinDirectory };
+
+        var result = await host.Services.GetRequiredService<PostgreSqlGlobals>().RestoreAsync(backup.BackupId, asRestorer);
+
+        Assert.Equal(7, await postgres.ScalarAsync<int>("postgres", $"SELECT rolconnlimit FROM pg_roles WHERE rolname = '{restorer}'"));
+        Assert.Contains(restorer, result.UnchangedRoles);
+    }
+
     private string NewRole(string prefix)
     {
         var role = $"{prefix}_{Guid.NewGuid():N}"[..20];

@@ -56,6 +56,57 @@ public sealed partial class Regression_RestoreDurabilityTests : IDisposable
     }
 
     [Fact]
+    public async Task TreeRestore_AsAnOrdinaryUser_FlushesFilesAndFoldersItsModesWouldLockItOutOf()
+    {
+        // Found in review: modes were applied before the flush, which opens each file read-only: a restore by a user
+        // other than root failed on a file of mode 0000 or 0200, or a folder without read permission.
+        var source = Directory.CreateDirectory(Path.Combine(_work, "source", "data")).FullName;
+        var locked = Directory.CreateDirectory(Path.Combine(source, "write-only-folder")).FullName;
+        await File.WriteAllTextAsync(Path.Combine(source, "no-access.txt"), "mode 0000");
+        await File.WriteAllTextAsync(Path.Combine(source, "write-only.txt"), "mode 0200");
+        await File.WriteAllTextAsync(Path.Combine(locked, "inside.txt"), "in a folder of mode 0300");
+        File.SetUnixFileMode(Path.Combine(source, "no-access.txt"), UnixFileMode.None);
+        File.SetUnixFileMode(Path.Combine(source, "write-only.txt"), UnixFileMode.UserWrite);
+        File.SetUnixFileMode(locked, UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        var key = System.Security.Cryptography.RandomNumberGenerator.GetBytes(32);
+        var store = Path.Combine(_work, "store");
+        string backupId;
+        using (var host = new TestHost(o => { o.Encryption.Keys.Add(new BackupKeyOptions { Id = "fault", Base64 = Convert.ToBase64String(key) }); o.Encryption.ActiveKeyId = "fault"; }, root: store, keepRoot: true))
+        {
+            backupId = (await host.Backups.RunAsync(BackupSources.FromFileTree(new FileTreeSourceOptions { Paths = { source } }))).BackupId;
+        }
+
+        // The restore runs as the postgres user, owner of the store copy and of the target's parent.
+        var target = Path.Combine(_work, "as-postgres", "restored");
+        Directory.CreateDirectory(Path.GetDirectoryName(target)!);
+        await RunAsync("chown", "-R", "postgres:", store, Path.GetDirectoryName(target)!);
+        await RunAsync("chmod", "755", _work);
+        var synced = await StraceAsync(["runuser", "-u", "postgres", "--", "env", $"HM_FAULT_KEY={Convert.ToBase64String(key)}", "HOME=/tmp", "DOTNET_CLI_HOME=/tmp", "dotnet", Path.Combine(AppContext.BaseDirectory, "healthmate-fault-host.dll"), "restore-tree", store, "-", backupId, target], null);
+
+        foreach (var relative in new[] { "data/no-access.txt", "data/write-only.txt", "data/write-only-folder/inside.txt", "data/write-only-folder" })
+        {
+            Assert.True(synced.Any(p => StagedAs(p, target, relative)), $"'{relative}' was not flushed; flushed: {string.Join(", ", synced)}");
+        }
+
+        Assert.Equal(UnixFileMode.None, File.GetUnixFileMode(Path.Combine(target, "data", "no-access.txt")));
+        Assert.Equal(UnixFileMode.UserWrite, File.GetUnixFileMode(Path.Combine(target, "data", "write-only.txt")));
+    }
+
+    [Fact]
+    public void ARefusedRestore_LeavesAnotherRestoresStagingFolderAlone()
+    {
+        // Found in review: a staging folder in the target was removed before the "not empty" refusal.
+        var target = Directory.CreateDirectory(Path.Combine(_work, "busy")).FullName;
+        var staging = Directory.CreateDirectory(Path.Combine(target, ".hmb-restoring-0123456789abcdef")).FullName;
+        File.WriteAllText(Path.Combine(staging, "in-progress"), "another restore");
+        File.WriteAllText(Path.Combine(target, "existing.txt"), "content");
+
+        Assert.Throws<DirectoryRestoreException>(() => TarExtractor.Session.Begin(target, new DirectoryRestoreOptions()));
+
+        Assert.True(File.Exists(Path.Combine(staging, "in-progress")));
+    }
+
+    [Fact]
     public async Task WalFetch_FlushesTheFileAndItsFolder()
     {
         using var host = new TestHost(services: s => s.AddBackupDR().AddPostgreSql());
@@ -69,6 +120,21 @@ public sealed partial class Regression_RestoreDurabilityTests : IDisposable
 
         Assert.Contains(synced, p => Path.GetDirectoryName(p) == destination && Path.GetFileName(p).Contains(".restoring", StringComparison.Ordinal));
         Assert.Contains(destination, synced);
+    }
+
+    private static async Task RunAsync(string executable, params string[] arguments)
+    {
+        var start = new ProcessStartInfo(executable) { RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var argument in arguments)
+        {
+            start.ArgumentList.Add(argument);
+        }
+
+        using var process = Process.Start(start)!;
+        var error = process.StandardError.ReadToEndAsync();
+        await process.StandardOutput.ReadToEndAsync();
+        await process.WaitForExitAsync();
+        Assert.True(process.ExitCode == 0, $"{executable} {string.Join(' ', arguments)}: {await error}");
     }
 
     private static bool StagedAs(string path, string target, string relative) =>

@@ -57,4 +57,22 @@ public sealed class Regression_WalFetchExitCodesTests : IDisposable
         Assert.True((await WalArchiveTests.RunCliAsync("wal-fetch", Name, "--config", config)).ExitCode > 125);
         Assert.False(File.Exists(destination + ".partial"));
     }
+
+    [Fact]
+    public async Task AnArchiveThatLooksEmpty_IsNotTakenForTheEndOfRecovery()
+    {
+        // Found in review: an unmounted volume (an empty folder where the store should be) or a wrong prefix answered
+        // "not archived" for every segment, and recovery ended at once.
+        var empty = Directory.CreateDirectory(Path.Combine(_work, "unmounted")).FullName;
+        var config = WalArchiveTests.WriteCliConfig(empty, new byte[32], Directory.CreateDirectory(Path.Combine(_work, "cfg")).FullName);
+        var run = await WalArchiveTests.RunCliAsync("wal-fetch", Name, Path.Combine(_work, "RECOVERYXLOG"), "--config", config, "--system-id", SystemId);
+        Assert.True(run.ExitCode > 125, $"exit {run.ExitCode}: {run.Error}");
+        Assert.Contains("holds nothing", run.Error, StringComparison.Ordinal);
+
+        // A store with a backup and no WAL of the cluster (a backup that carries its own WAL) still ends recovery.
+        using var host = new TestHost(root: empty, keepRoot: true);
+        await host.BackupBytesAsync([1, 2, 3]);
+        var withBackup = WalArchiveTests.WriteCliConfig(empty, host.Key, Directory.CreateDirectory(Path.Combine(_work, "cfg2")).FullName);
+        Assert.Equal(1, (await WalArchiveTests.RunCliAsync("wal-fetch", Name, Path.Combine(_work, "RECOVERYXLOG"), "--config", withBackup, "--system-id", SystemId)).ExitCode);
+    }
 }

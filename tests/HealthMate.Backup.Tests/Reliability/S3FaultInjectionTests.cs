@@ -84,6 +84,11 @@ public sealed class S3FaultInjectionTests(RgwFixture rgw, ITestOutputHelper outp
         }
 
         var injected = _proxy.TotalInjected;
+
+        // The SDK resends a request whose response was lost (MaxStaleConnectionRetries, whatever MaxRetries says): RGW
+        // then answers 412 to the conditional PUT of the very manifest it stored, which the library settles by reading
+        // it back. Those 412s must have happened, or this test did not exercise that path.
+        var resentAndRefused = _proxy.Log.Count(e => e.Method == "PUT" && e.Path.EndsWith(".json", StringComparison.Ordinal) && e.UpstreamStatus == 412);
         var byKind = string.Join(", ", Enum.GetValues<FaultKind>().Select(k => $"{k} {_proxy.Injected(k)}"));
         _proxy.ClearRules();
 
@@ -108,12 +113,13 @@ public sealed class S3FaultInjectionTests(RgwFixture rgw, ITestOutputHelper outp
         }
 
         await ArchiveInvariants.AssertNoManifestWithoutDataAsync(direct.Services);
-        var summary = $"{injected} faults injected ({byKind}) over {_proxy.Log.Count} requests; acknowledged: {acked.Count} WAL segments ({failedPushes} pushes failed and were retried), {committed.Count} backups ({failedBackups} reported failed, {entries.Count - committed.Count} of those committed after all); lost {lostWal}; false successes {falseSuccesses}";
+        var summary = $"{injected} faults injected ({byKind}) over {_proxy.Log.Count} requests ({resentAndRefused} manifest PUTs stored, resent by the SDK and refused with 412, settled by reading back); acknowledged: {acked.Count} WAL segments ({failedPushes} pushes failed and were retried), {committed.Count} backups ({failedBackups} reported failed, {entries.Count - committed.Count} of those committed after all); lost {lostWal}; false successes {falseSuccesses}";
         output.WriteLine(summary);
         FaultCounts.Write("s3", summary);
         Assert.Equal(0, lostWal);
         Assert.Equal(0, falseSuccesses);
         Assert.True(injected >= 50, summary);
+        Assert.True(resentAndRefused > 0, $"no manifest PUT was resent and refused with 412; {summary}");
     }
 
     /// <summary>Faults on every kind of request, each on a share of its matches.</summary>

@@ -31,6 +31,27 @@ public sealed class S3StorageProviderTests(RgwFixture rgw) : StorageProviderConf
     }
 
     [Fact]
+    public async Task MultipartETag_IsTheOneTheServerGivesACompletedUpload()
+    {
+        // How a conditional complete whose first attempt landed is told apart from another writer's object (AWS mode).
+        using var client = S3StorageProvider.CreateClient(rgw.Options(_bucket));
+        var content = RandomBytes((11 * 1024 * 1024) + 5);
+        var upload = await client.InitiateMultipartUploadAsync(new Amazon.S3.Model.InitiateMultipartUploadRequest { BucketName = _bucket, Key = "etag/object" });
+        var parts = new List<Amazon.S3.Model.PartETag>();
+        for (int offset = 0, number = 1; offset < content.Length; offset += 5 * 1024 * 1024, number++)
+        {
+            var length = Math.Min(5 * 1024 * 1024, content.Length - offset);
+            var part = await client.UploadPartAsync(new Amazon.S3.Model.UploadPartRequest { BucketName = _bucket, Key = "etag/object", UploadId = upload.UploadId, PartNumber = number, InputStream = new MemoryStream(content, offset, length), PartSize = length });
+            parts.Add(new Amazon.S3.Model.PartETag(number, part.ETag));
+        }
+
+        await client.CompleteMultipartUploadAsync(new Amazon.S3.Model.CompleteMultipartUploadRequest { BucketName = _bucket, Key = "etag/object", UploadId = upload.UploadId, PartETags = parts });
+        var head = await client.GetObjectMetadataAsync(_bucket, "etag/object");
+
+        Assert.Equal(head.ETag, S3StorageProvider.MultipartETag(parts.Select(p => p.ETag)), ignoreCase: true);
+    }
+
+    [Fact]
     public async Task LargeObject_GoesMultipart_ReadsBack_AndCarriesItsSha256()
     {
         var content = RandomBytes(23 * 1024 * 1024 + 17); // five parts of 5 MiB, the last short

@@ -22,7 +22,7 @@ internal sealed class FailingStorage(IStorageProvider inner, long failAfterBytes
 
     public ValueTask<bool> PutIfAbsentAsync(string key, ReadOnlyMemory<byte> content, CancellationToken cancellationToken = default) => inner.PutIfAbsentAsync(key, content, cancellationToken);
 
-    public ValueTask<int> RemoveAbandonedWritesAsync(DateTimeOffset startedBefore, CancellationToken cancellationToken = default) => inner.RemoveAbandonedWritesAsync(startedBefore, cancellationToken);
+    public ValueTask<int> RemoveAbandonedWritesAsync(string prefix, DateTimeOffset startedBefore, CancellationToken cancellationToken = default) => inner.RemoveAbandonedWritesAsync(prefix, startedBefore, cancellationToken);
 
     private sealed class Writer(IStorageWriter inner, long failAfterBytes) : IStorageWriter
     {

@@ -75,7 +75,7 @@ internal sealed class HookedStorage(IStorageProvider inner) : IStorageProvider
 
     public ValueTask<bool> PutIfAbsentAsync(string key, ReadOnlyMemory<byte> content, CancellationToken cancellationToken = default) => inner.PutIfAbsentAsync(key, content, cancellationToken);
 
-    public ValueTask<int> RemoveAbandonedWritesAsync(DateTimeOffset startedBefore, CancellationToken cancellationToken = default) => inner.RemoveAbandonedWritesAsync(startedBefore, cancellationToken);
+    public ValueTask<int> RemoveAbandonedWritesAsync(string prefix, DateTimeOffset startedBefore, CancellationToken cancellationToken = default) => inner.RemoveAbandonedWritesAsync(prefix, startedBefore, cancellationToken);
 
     private sealed class Writer(HookedStorage owner, IStorageWriter writer) : IStorageWriter
     {

@@ -39,8 +39,8 @@ public sealed partial class LoggingStorageProvider(IStorageProvider inner, ILogg
     public ValueTask<bool> DeleteAsync(string key, CancellationToken cancellationToken = default) => LogAsync("delete", key, () => inner.DeleteAsync(key, cancellationToken));
 
     /// <inheritdoc />
-    public ValueTask<int> RemoveAbandonedWritesAsync(DateTimeOffset startedBefore, CancellationToken cancellationToken = default) =>
-        inner.RemoveAbandonedWritesAsync(startedBefore, cancellationToken);
+    public ValueTask<int> RemoveAbandonedWritesAsync(string prefix, DateTimeOffset startedBefore, CancellationToken cancellationToken = default) =>
+        inner.RemoveAbandonedWritesAsync(prefix, startedBefore, cancellationToken);
 
     /// <inheritdoc />
     public ValueTask<bool> PutIfAbsentAsync(string key, ReadOnlyMemory<byte> content, CancellationToken cancellationToken = default) =>

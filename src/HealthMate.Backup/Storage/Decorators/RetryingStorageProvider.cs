@@ -66,8 +66,8 @@ public sealed partial class RetryingStorageProvider(IStorageProvider inner, Stor
         RetryAsync("delete", key, () => inner.DeleteAsync(key, cancellationToken), cancellationToken);
 
     /// <inheritdoc />
-    public ValueTask<int> RemoveAbandonedWritesAsync(DateTimeOffset startedBefore, CancellationToken cancellationToken = default) =>
-        inner.RemoveAbandonedWritesAsync(startedBefore, cancellationToken);
+    public ValueTask<int> RemoveAbandonedWritesAsync(string prefix, DateTimeOffset startedBefore, CancellationToken cancellationToken = default) =>
+        inner.RemoveAbandonedWritesAsync(prefix, startedBefore, cancellationToken);
 
     /// <inheritdoc />
     public async ValueTask<bool> PutIfAbsentAsync(string key, ReadOnlyMemory<byte> content, CancellationToken cancellationToken = default)

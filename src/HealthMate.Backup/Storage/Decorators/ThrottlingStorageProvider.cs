@@ -69,8 +69,8 @@ public sealed class ThrottlingStorageProvider(IStorageProvider inner, int maxCon
     public ValueTask<bool> DeleteAsync(string key, CancellationToken cancellationToken = default) => WithSlotAsync(() => inner.DeleteAsync(key, cancellationToken), cancellationToken);
 
     /// <inheritdoc />
-    public ValueTask<int> RemoveAbandonedWritesAsync(DateTimeOffset startedBefore, CancellationToken cancellationToken = default) =>
-        inner.RemoveAbandonedWritesAsync(startedBefore, cancellationToken);
+    public ValueTask<int> RemoveAbandonedWritesAsync(string prefix, DateTimeOffset startedBefore, CancellationToken cancellationToken = default) =>
+        inner.RemoveAbandonedWritesAsync(prefix, startedBefore, cancellationToken);
 
     /// <inheritdoc />
     public ValueTask<bool> PutIfAbsentAsync(string key, ReadOnlyMemory<byte> content, CancellationToken cancellationToken = default) =>

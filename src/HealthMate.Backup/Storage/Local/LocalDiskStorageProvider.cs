@@ -176,15 +176,18 @@ internal sealed class LocalDiskStorageProvider : IStorageProvider
 
     /// <summary>Removes temporary files (<c>.hmb-tmp-*</c>) last written before <paramref name="startedBefore"/>: what
     /// writers killed before they could commit or abort left behind. A running write touches its file as it goes.</summary>
-    public ValueTask<int> RemoveAbandonedWritesAsync(DateTimeOffset startedBefore, CancellationToken cancellationToken = default)
+    public ValueTask<int> RemoveAbandonedWritesAsync(string prefix, DateTimeOffset startedBefore, CancellationToken cancellationToken = default)
     {
+        ArgumentNullException.ThrowIfNull(prefix);
         var removed = 0;
-        if (!Directory.Exists(_root))
+        var lastSlash = prefix.LastIndexOf('/');
+        var folder = lastSlash < 0 ? _root : Resolve(prefix[..lastSlash]);
+        if (!Directory.Exists(folder))
         {
             return ValueTask.FromResult(0);
         }
 
-        foreach (var file in new DirectoryInfo(_root).EnumerateFiles(StorageKey.TemporaryPrefix + "*", new EnumerationOptions { RecurseSubdirectories = true, AttributesToSkip = 0 }))
+        foreach (var file in new DirectoryInfo(folder).EnumerateFiles(StorageKey.TemporaryPrefix + "*", new EnumerationOptions { RecurseSubdirectories = true, AttributesToSkip = 0 }))
         {
             cancellationToken.ThrowIfCancellationRequested();
             if (file.LinkTarget is null && file.LastWriteTimeUtc < startedBefore.UtcDateTime)

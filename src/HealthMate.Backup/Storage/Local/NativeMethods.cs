@@ -41,12 +41,29 @@ internal static partial class NativeMethods
             return;
         }
 
-        // O_RDONLY | O_CLOEXEC | O_NOFOLLOW (0400000 on x86-64, 0100000 on arm64).
+        // O_RDONLY (or O_WRONLY, never truncating, for a file restored write-only) | O_CLOEXEC | O_NOFOLLOW (0400000 on
+        // x86-64, 0100000 on arm64). A file restored with no permission for its owner (mode 0000), when not root, is
+        // given read permission for the flush only.
         var noFollow = System.Runtime.InteropServices.RuntimeInformation.ProcessArchitecture == System.Runtime.InteropServices.Architecture.Arm64 ? 0x8000 : 0x20000;
         var fd = Open(path, 0x80000 | noFollow);
+        if (fd < 0 && Marshal.GetLastPInvokeError() == PermissionDenied)
+        {
+            fd = Open(path, 0x80000 | noFollow | WriteOnly);
+        }
+
+        var error = fd < 0 ? Marshal.GetLastPInvokeError() : 0;
+        if (fd < 0 && error == PermissionDenied && !OperatingSystem.IsWindows())
+        {
+            var mode = File.GetUnixFileMode(path);
+            File.SetUnixFileMode(path, mode | UnixFileMode.UserRead);
+            fd = Open(path, 0x80000 | noFollow);
+            error = fd < 0 ? Marshal.GetLastPInvokeError() : 0;
+            File.SetUnixFileMode(path, mode);
+        }
+
         if (fd < 0)
         {
-            throw new IOException($"Cannot open '{path}' to flush it (errno {Marshal.GetLastPInvokeError()}).");
+            throw new IOException($"Cannot open '{path}' to flush it (errno {error}).");
         }
 
         try
@@ -136,6 +153,8 @@ internal static partial class NativeMethods
         return true;
     }
 
+    private const int PermissionDenied = 13;
+    private const int WriteOnly = 1;
     private const int AtCurrentDirectory = -100;
     private const uint RenameNoReplace = 1;
     private const int ErrorExists = 17;

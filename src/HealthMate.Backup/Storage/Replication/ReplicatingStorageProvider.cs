@@ -123,12 +123,12 @@ public sealed class ReplicatingStorageProvider : IStorageProvider, IAsyncDisposa
     }
 
     /// <inheritdoc />
-    public async ValueTask<int> RemoveAbandonedWritesAsync(DateTimeOffset startedBefore, CancellationToken cancellationToken = default)
+    public async ValueTask<int> RemoveAbandonedWritesAsync(string prefix, DateTimeOffset startedBefore, CancellationToken cancellationToken = default)
     {
-        var removed = await _primary.RemoveAbandonedWritesAsync(startedBefore, cancellationToken).ConfigureAwait(false);
+        var removed = await _primary.RemoveAbandonedWritesAsync(prefix, startedBefore, cancellationToken).ConfigureAwait(false);
         foreach (var replica in _replicas)
         {
-            removed += await replica.RemoveAbandonedWritesAsync(startedBefore, cancellationToken).ConfigureAwait(false);
+            removed += await replica.RemoveAbandonedWritesAsync(prefix, startedBefore, cancellationToken).ConfigureAwait(false);
         }
 
         return removed;
