@@ -20,6 +20,7 @@ namespace HealthMate.Backup.Tests.Reliability;
 /// and fetches every acknowledged WAL segment; the replica is repaired and restored from alone. Acknowledged items lost
 /// and false successes must both be zero.
 /// </summary>
+[Collection(KillNineCollection.Name)]
 public sealed class KillNineTests(ITestOutputHelper output) : IDisposable
 {
     private const string SystemId = "7400000000000000001";
@@ -266,4 +267,12 @@ public sealed class KillNineTests(ITestOutputHelper output) : IDisposable
             }
         },
         keepRoot: true);
+}
+
+/// <summary>The kill -9 suite starts about a hundred processes: it runs alone, after the parallel tests, so that its load
+/// does not bend the timing of the failover drills running beside it on two cores.</summary>
+[CollectionDefinition(Name, DisableParallelization = true)]
+public sealed class KillNineCollection
+{
+    internal const string Name = "kill-9";
 }
