@@ -272,36 +272,6 @@ internal sealed partial class BackupRunner(BackupEnvironment environment, Restor
         }
     }
 
-    /// <summary>
-    /// A retention run that took this run's objects for an abandoned upload (a run slower than the grace period) would
-    /// leave a manifest naming nothing: then the manifest is removed again and the run fails; it is never reported done.
-    /// A stat that cannot answer leaves the committed backup as it is.
-    /// </summary>
-    private async Task EnsureDataStayedAsync(BackupManifest manifest, List<string> storedKeys, CancellationToken cancellationToken)
-    {
-        foreach (var key in storedKeys)
-        {
-            StorageObjectInfo? info;
-            try
-            {
-                info = await environment.Storage.StatAsync(key, cancellationToken).ConfigureAwait(false);
-            }
-            catch (Exception ex) when (ex is StorageException or IOException or HttpRequestException)
-            {
-                return;
-            }
-
-            if (info is null)
-            {
-                await DeleteQuietlyAsync(environment.Layout.ManifestKey(manifest.Kind, manifest.BackupId), manifest.BackupId).ConfigureAwait(false);
-                throw new StageFailure(PipelineStage.Manifest, new StorageException(
-                    $"Object '{key}' of backup {manifest.BackupId} disappeared while its manifest was committed (removed as an abandoned upload? The run took longer than Retention:IncompleteUploadGrace); the backup was withdrawn.",
-                    key,
-                    isTransient: true));
-            }
-        }
-    }
-
     private static void ValidateLabels(BackupRequest request)
     {
         if (request.Plan is not null && !StorageLayout.IsValidKind(request.Plan))
@@ -320,35 +290,6 @@ internal sealed partial class BackupRunner(BackupEnvironment environment, Restor
 
     internal static bool IsValidTag(string? tag) =>
         tag is { Length: > 0 and <= 64 } && tag.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.' or ':');
-
-    /// <summary>
-    /// The manifest is the backup's one commit point, and its outcome was settled by reading it back: a manifest that
-    /// is stored commits the backup even when the write reported an error (a lost response, a replica copy that failed
-    /// after the primary committed). Otherwise this throws; the stored objects are deleted only when the manifest is
-    /// certainly absent, else left for retention, which removes what no manifest names after its grace period.
-    /// </summary>
-    private void EnsureCommitted(ManifestCommitOutcome commit, BackupManifest manifest)
-    {
-        switch (commit.Status)
-        {
-            case ManifestCommitStatus.Committed:
-                if (commit.Error is { } settled)
-                {
-                    Log.ManifestCommitSettled(_logger, manifest.BackupId, manifest.Kind, settled.Message);
-                }
-
-                return;
-            case ManifestCommitStatus.NotCommitted:
-                throw new StageFailure(PipelineStage.Manifest, commit.Error!);
-            default:
-                Log.ManifestCommitUnsettled(_logger, commit.Error, manifest.BackupId, manifest.Kind);
-                throw new StageFailure(PipelineStage.Manifest, new StorageException(
-                    $"Whether the manifest of backup {manifest.BackupId} was stored could not be settled ({commit.Error?.Message}); the backup is not reported complete. If it was stored it is listed; if not, its data is removed by retention after the grace period.",
-                    environment.Layout.ManifestKey(manifest.Kind, manifest.BackupId),
-                    isTransient: true,
-                    commit.Error));
-        }
-    }
 
     private async Task<BackupManifest?> ValidateParentAsync(string kind, BackupRequest request, CancellationToken cancellationToken)
     {

@@ -393,7 +393,7 @@ public sealed class PointInTimeRestoreTests(PostgresFixture postgres) : IAsyncLi
     {
         if (File.Exists(Path.Combine(dataDirectory, "postmaster.pid")))
         {
-            await RunAsync("runuser", "-u", "postgres", "--", Path.Combine(postgres.BinDirectory, "pg_ctl"), "stop", "-D", dataDirectory, "-m", "immediate", "-w");
+            await Commands.RunAsync("runuser", "-u", "postgres", "--", Path.Combine(postgres.BinDirectory, "pg_ctl"), "stop", "-D", dataDirectory, "-m", "immediate", "-w");
         }
     }
 
@@ -418,20 +418,5 @@ public sealed class PointInTimeRestoreTests(PostgresFixture postgres) : IAsyncLi
         return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 
-    private static Task ChownAsync(string path) => RunAsync("chown", "-R", "postgres:", path);
-
-    private static async Task RunAsync(string executable, params string[] arguments)
-    {
-        var start = new ProcessStartInfo(executable) { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var argument in arguments)
-        {
-            start.ArgumentList.Add(argument);
-        }
-
-        using var process = Process.Start(start)!;
-        var error = process.StandardError.ReadToEndAsync();
-        await process.StandardOutput.ReadToEndAsync();
-        await process.WaitForExitAsync();
-        Assert.True(process.ExitCode == 0, $"{executable} {string.Join(' ', arguments)}: {await error}");
-    }
+    private static Task ChownAsync(string path) => Commands.RunAsync("chown", "-R", "postgres:", path);
 }

@@ -79,8 +79,8 @@ public sealed partial class Regression_RestoreDurabilityTests : IDisposable
         // The restore runs as the postgres user, owner of the store copy and of the target's parent.
         var target = Path.Combine(_work, "as-postgres", "restored");
         Directory.CreateDirectory(Path.GetDirectoryName(target)!);
-        await RunAsync("chown", "-R", "postgres:", store, Path.GetDirectoryName(target)!);
-        await RunAsync("chmod", "755", _work);
+        await Commands.RunAsync("chown", "-R", "postgres:", store, Path.GetDirectoryName(target)!);
+        await Commands.RunAsync("chmod", "755", _work);
         var synced = await StraceAsync(["runuser", "-u", "postgres", "--", "env", $"HM_FAULT_KEY={Convert.ToBase64String(key)}", "HOME=/tmp", "DOTNET_CLI_HOME=/tmp", "dotnet", Path.Combine(AppContext.BaseDirectory, "healthmate-fault-host.dll"), "restore-tree", store, "-", backupId, target], null);
 
         foreach (var relative in new[] { "data/no-access.txt", "data/write-only.txt", "data/write-only-folder/inside.txt", "data/write-only-folder" })
@@ -120,21 +120,6 @@ public sealed partial class Regression_RestoreDurabilityTests : IDisposable
 
         Assert.Contains(synced, p => Path.GetDirectoryName(p) == destination && Path.GetFileName(p).Contains(".restoring", StringComparison.Ordinal));
         Assert.Contains(destination, synced);
-    }
-
-    private static async Task RunAsync(string executable, params string[] arguments)
-    {
-        var start = new ProcessStartInfo(executable) { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var argument in arguments)
-        {
-            start.ArgumentList.Add(argument);
-        }
-
-        using var process = Process.Start(start)!;
-        var error = process.StandardError.ReadToEndAsync();
-        await process.StandardOutput.ReadToEndAsync();
-        await process.WaitForExitAsync();
-        Assert.True(process.ExitCode == 0, $"{executable} {string.Join(' ', arguments)}: {await error}");
     }
 
     private static bool StagedAs(string path, string target, string relative) =>

@@ -26,8 +26,7 @@ public sealed class ReplicatingStorageProvider : IStorageProvider, IAsyncDisposa
     private readonly Dictionary<IStorageProvider, ReplicaHealth> _health;
     private readonly Channel<(string Key, bool Overwrite)>? _queue;
     private readonly Task? _worker;
-    private static readonly UpDownCounter<long> Failed = BackupTelemetry.Meter.CreateUpDownCounter<long>("healthmate.backup.replication.failed", "{copy}", "Copies to replicas owed after a failure (or waiting behind one), not yet made.");
-    private readonly Dictionary<IStorageProvider, ReplicaBacklog> _backlogs;
+    private readonly ReplicaCopier _copier;
     private long _pending;
 
     /// <summary>Initializes a new instance of the <see cref="ReplicatingStorageProvider"/> class.</summary>
@@ -52,7 +51,7 @@ public sealed class ReplicatingStorageProvider : IStorageProvider, IAsyncDisposa
         _primary = primary;
         _replicas = replicas;
         _health = new[] { primary }.Concat(replicas).ToDictionary<IStorageProvider, IStorageProvider, ReplicaHealth>(p => p, _ => new ReplicaHealth(_options.HealthWindow), ReferenceEqualityComparer.Instance);
-        _backlogs = replicas.ToDictionary<IStorageProvider, IStorageProvider, ReplicaBacklog>(r => r, _ => new ReplicaBacklog(), ReferenceEqualityComparer.Instance);
+        _copier = new ReplicaCopier(primary, replicas);
         if (_options.Mode == ReplicationMode.Asynchronous)
         {
             _queue = Channel.CreateBounded<(string, bool)>(new BoundedChannelOptions(_options.QueueCapacity) { SingleReader = true, FullMode = BoundedChannelFullMode.Wait });
@@ -69,10 +68,7 @@ public sealed class ReplicatingStorageProvider : IStorageProvider, IAsyncDisposa
     /// <summary>Gets the keys committed to the primary whose copy to a replica is owed (it failed, or waits behind one
     /// that did), each with the replica and the reason: copies the next commit retries first, in order, and
     /// <see cref="RepairAsync"/> makes (<see cref="VerifyAsync"/> finds them too).</summary>
-    public IReadOnlyDictionary<string, string> FailedCopies =>
-        _backlogs.SelectMany(b => b.Value.Snapshot().Select(o => (o.Key, Reason: $"{b.Key.Name}: {o.Reason}")))
-            .GroupBy(o => o.Key, StringComparer.Ordinal)
-            .ToDictionary(g => g.Key, g => g.First().Reason, StringComparer.Ordinal);
+    public IReadOnlyDictionary<string, string> FailedCopies => _copier.Owed();
 
     /// <inheritdoc />
     public async ValueTask<IStorageWriter> OpenWriteAsync(string key, StorageWriteOptions? options = null, CancellationToken cancellationToken = default) =>
@@ -106,7 +102,7 @@ public sealed class ReplicatingStorageProvider : IStorageProvider, IAsyncDisposa
             deleted |= await replica.DeleteAsync(key, cancellationToken).ConfigureAwait(false);
         }
 
-        Forget(key);
+        _copier.Forget(key);
         return deleted;
     }
 
@@ -161,10 +157,7 @@ public sealed class ReplicatingStorageProvider : IStorageProvider, IAsyncDisposa
         var report = await CheckAsync(prefix, repair: true, cancellationToken).ConfigureAwait(false);
 
         // Every object under the prefix now has its verified copies (a failed repair throws before this).
-        foreach (var backlog in _backlogs.Values)
-        {
-            Failed.Add(-backlog.Remove(k => k.StartsWith(prefix, StringComparison.Ordinal)));
-        }
+        _copier.ForgetUnder(prefix);
 
         return report;
     }
@@ -207,8 +200,8 @@ public sealed class ReplicatingStorageProvider : IStorageProvider, IAsyncDisposa
                 var problem = copy is null ? missing : null;
                 if (copy is not null)
                 {
-                    primaryHash ??= await HashAsync(_primary, item.Key, cancellationToken).ConfigureAwait(false);
-                    if (copy.Size != item.Size || await HashAsync(replica, item.Key, cancellationToken).ConfigureAwait(false) != primaryHash)
+                    primaryHash ??= await ReplicaCopier.HashAsync(_primary, item.Key, cancellationToken).ConfigureAwait(false);
+                    if (copy.Size != item.Size || await ReplicaCopier.HashAsync(replica, item.Key, cancellationToken).ConfigureAwait(false) != primaryHash)
                     {
                         problem = mismatched;
                     }
@@ -222,7 +215,7 @@ public sealed class ReplicatingStorageProvider : IStorageProvider, IAsyncDisposa
                 problem.Add($"{replica.Name}: {item.Key}");
                 if (repair)
                 {
-                    await CopyAsync(item.Key, replica, overwrite: true, cancellationToken).ConfigureAwait(false);
+                    await _copier.CopyAsync(item.Key, replica, overwrite: true, cancellationToken).ConfigureAwait(false);
                     repaired++;
                 }
             }
@@ -246,7 +239,7 @@ public sealed class ReplicatingStorageProvider : IStorageProvider, IAsyncDisposa
                 // Not queued (cancelled while the queue was full, or shutting down): owed, so it is not forgotten.
                 Interlocked.Decrement(ref _pending);
                 Pending.Add(-1);
-                Owe(key, overwrite, $"not queued: {ex.Message}");
+                _copier.Owe(key, overwrite, $"not queued: {ex.Message}");
                 throw;
             }
 
@@ -255,7 +248,7 @@ public sealed class ReplicatingStorageProvider : IStorageProvider, IAsyncDisposa
 
         try
         {
-            await CopyToEveryReplicaAsync(key, overwrite, cancellationToken).ConfigureAwait(false);
+            await _copier.CopyToEveryReplicaAsync(key, overwrite, cancellationToken).ConfigureAwait(false);
         }
         finally
         {
@@ -270,166 +263,13 @@ public sealed class ReplicatingStorageProvider : IStorageProvider, IAsyncDisposa
         {
             try
             {
-                await CopyToEveryReplicaAsync(key, overwrite, CancellationToken.None).ConfigureAwait(false);
+                await _copier.CopyToEveryReplicaAsync(key, overwrite, CancellationToken.None).ConfigureAwait(false);
             }
             finally
             {
                 Interlocked.Decrement(ref _pending);
                 Pending.Add(-1);
             }
-        }
-    }
-
-    /// <summary>Copies a committed object to each replica, after what that replica owes; a copy that fails is owed, not
-    /// thrown: the object is committed on the primary either way. A cancelled copy is owed too, then the cancellation
-    /// goes on to the caller.</summary>
-    private async Task CopyToEveryReplicaAsync(string key, bool overwrite, CancellationToken cancellationToken)
-    {
-        foreach (var replica in _replicas)
-        {
-            var backlog = _backlogs[replica];
-            if (backlog.IsEmpty)
-            {
-                // Nothing owed: copy now, alongside other runs' copies.
-                if (await TryCopyAsync(key, replica, overwrite, cancellationToken).ConfigureAwait(false) is { } failure)
-                {
-                    Owe(replica, key, overwrite, failure);
-                }
-
-                continue;
-            }
-
-            await backlog.Gate.WaitAsync(cancellationToken).ConfigureAwait(false);
-            try
-            {
-                foreach (var owed in backlog.Snapshot())
-                {
-                    if (await TryCopyAsync(owed.Key, replica, owed.Overwrite, cancellationToken).ConfigureAwait(false) is { } stillFailing)
-                    {
-                        backlog.Add(owed.Key, owed.Overwrite, stillFailing);
-                        break;
-                    }
-
-                    Failed.Add(-backlog.Remove(k => k == owed.Key));
-                }
-
-                if (!backlog.IsEmpty)
-                {
-                    Owe(replica, key, overwrite, "waiting behind earlier copies this replica owes");
-                }
-                else if (await TryCopyAsync(key, replica, overwrite, cancellationToken).ConfigureAwait(false) is { } failure)
-                {
-                    Owe(replica, key, overwrite, failure);
-                }
-            }
-            finally
-            {
-                backlog.Gate.Release();
-            }
-        }
-    }
-
-    /// <summary>Makes one copy; returns why it failed, or null when it is made (or the object is gone from the primary:
-    /// deleted since, nothing to copy). A cancellation by the caller is owed and rethrown.</summary>
-    private async Task<string?> TryCopyAsync(string key, IStorageProvider replica, bool overwrite, CancellationToken cancellationToken)
-    {
-        try
-        {
-            await CopyAsync(key, replica, overwrite, cancellationToken).ConfigureAwait(false);
-            return null;
-        }
-        catch (PrimaryObjectGoneException)
-        {
-            return null;
-        }
-        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
-        {
-            Owe(replica, key, overwrite, "cancelled");
-            throw;
-        }
-        catch (Exception ex) when (ex is StorageException or IOException or HttpRequestException or TimeoutException or OperationCanceledException)
-        {
-            // Boundary: a copy that failed after the primary committed is a copy owed, not a failed commit.
-            return ex.Message;
-        }
-    }
-
-    private void Owe(string key, bool overwrite, string reason)
-    {
-        foreach (var replica in _replicas)
-        {
-            Owe(replica, key, overwrite, reason);
-        }
-    }
-
-    private void Owe(IStorageProvider replica, string key, bool overwrite, string reason)
-    {
-        if (_backlogs[replica].Add(key, overwrite, reason))
-        {
-            Failed.Add(1);
-        }
-    }
-
-    private void Forget(string key)
-    {
-        foreach (var backlog in _backlogs.Values)
-        {
-            Failed.Add(-backlog.Remove(k => k == key));
-        }
-    }
-
-    /// <summary>Copies one object from the primary to a replica and checks the copy's SHA-256 by reading it back.</summary>
-    private async Task CopyAsync(string key, IStorageProvider replica, bool overwrite, CancellationToken cancellationToken)
-    {
-        using var sourceHash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-        Stream source;
-        try
-        {
-            source = await _primary.OpenReadAsync(key, null, cancellationToken).ConfigureAwait(false);
-        }
-        catch (StorageObjectNotFoundException ex)
-        {
-            throw new PrimaryObjectGoneException(ex);
-        }
-
-        await using (source.ConfigureAwait(false))
-        {
-            var writer = await replica.OpenWriteAsync(key, new StorageWriteOptions { Overwrite = overwrite }, cancellationToken).ConfigureAwait(false);
-            await using (writer.ConfigureAwait(false))
-            {
-                var buffer = new byte[1024 * 1024];
-                int read;
-                while ((read = await source.ReadAsync(buffer, cancellationToken).ConfigureAwait(false)) > 0)
-                {
-                    sourceHash.AppendData(buffer, 0, read);
-                    await writer.WriteAsync(buffer.AsMemory(0, read), cancellationToken).ConfigureAwait(false);
-                }
-
-                try
-                {
-                    await writer.CommitAsync(cancellationToken).ConfigureAwait(false);
-                }
-                catch (StorageObjectExistsException)
-                {
-                    // Already there (a retried copy): the check below decides whether it is the same object.
-                }
-            }
-        }
-
-        var expected = Convert.ToHexStringLower(sourceHash.GetHashAndReset());
-        var actual = await HashAsync(replica, key, cancellationToken).ConfigureAwait(false);
-        if (actual != expected)
-        {
-            throw new StorageException($"The copy of '{key}' in {replica.Name} differs from the primary's (SHA-256 {actual}, expected {expected}).", key, isTransient: false);
-        }
-    }
-
-    private static async Task<string> HashAsync(IStorageProvider provider, string key, CancellationToken cancellationToken)
-    {
-        var stream = await provider.OpenReadAsync(key, null, cancellationToken).ConfigureAwait(false);
-        await using (stream.ConfigureAwait(false))
-        {
-            return Convert.ToHexStringLower(await SHA256.HashDataAsync(stream, cancellationToken).ConfigureAwait(false));
         }
     }
 
@@ -479,7 +319,4 @@ public sealed class ReplicatingStorageProvider : IStorageProvider, IAsyncDisposa
 
         public ValueTask DisposeAsync() => inner.DisposeAsync();
     }
-
-    /// <summary>The primary no longer has an object whose copy was owed (deleted since): there is nothing to copy.</summary>
-    private sealed class PrimaryObjectGoneException(Exception inner) : Exception(inner.Message, inner);
 }
