@@ -18,9 +18,7 @@ internal static partial class FileSystemNative
     /// </summary>
     internal static SafeFileHandle? OpenForBackup(string path, out int errno)
     {
-        // O_NOFOLLOW differs by architecture: 0400000 on x86-64, 0100000 on arm64.
-        var noFollow = RuntimeInformation.ProcessArchitecture == Architecture.Arm64 ? 0x8000 : 0x20000;
-        var handle = Open(path, ReadOnlyNoTtyNonBlockCloseOnExec | noFollow);
+        var handle = Open(path, ReadOnlyNoTtyNonBlockCloseOnExec | Storage.Local.NativeMethods.NoFollow);
         if (handle.IsInvalid)
         {
             errno = Marshal.GetLastPInvokeError();

@@ -1,6 +1,5 @@
 using System.IO.Pipelines;
 using System.Runtime.CompilerServices;
-using System.Security.Cryptography;
 using HealthMate.Backup.Catalog;
 using HealthMate.Backup.Compression;
 using HealthMate.Backup.Encryption;
@@ -129,20 +128,14 @@ internal sealed class KeyedObjectStore(BackupEnvironment environment, BackupRunn
             return false;
         }
 
-        Stream stream;
         try
         {
-            stream = await environment.Storage.OpenReadAsync(key, null, cancellationToken).ConfigureAwait(false);
+            await StoredObjectCheck.VerifyAsync(environment.Storage, key, manifest.BackupId, manifest.Data, null, cancellationToken).ConfigureAwait(false);
+            return true;
         }
-        catch (StorageObjectNotFoundException)
+        catch (Exception ex) when (ex is BackupIntegrityException or StorageObjectNotFoundException)
         {
             return false;
-        }
-
-        await using (stream.ConfigureAwait(false))
-        {
-            var sha256 = Convert.ToHexStringLower(await SHA256.HashDataAsync(stream, cancellationToken).ConfigureAwait(false));
-            return string.Equals(sha256, manifest.Data.StoredSha256, StringComparison.Ordinal);
         }
     }
 

@@ -41,10 +41,9 @@ internal static partial class NativeMethods
             return;
         }
 
-        // O_RDONLY (or O_WRONLY, never truncating, for a file restored write-only) | O_CLOEXEC | O_NOFOLLOW (0400000 on
-        // x86-64, 0100000 on arm64). A file restored with no permission for its owner (mode 0000), when not root, is
-        // given read permission for the flush only.
-        var noFollow = System.Runtime.InteropServices.RuntimeInformation.ProcessArchitecture == System.Runtime.InteropServices.Architecture.Arm64 ? 0x8000 : 0x20000;
+        // O_RDONLY (or O_WRONLY, never truncating, for a file restored write-only) | O_CLOEXEC | O_NOFOLLOW. A file restored
+        // with no permission for its owner (mode 0000), when not root, is given read permission for the flush only.
+        var noFollow = NoFollow;
         var fd = Open(path, 0x80000 | noFollow);
         if (fd < 0 && Marshal.GetLastPInvokeError() == PermissionDenied)
         {
@@ -152,6 +151,9 @@ internal static partial class NativeMethods
         File.Delete(from);
         return true;
     }
+
+    /// <summary>O_NOFOLLOW, which differs by architecture: 0400000 on x86-64, 0100000 on arm64.</summary>
+    internal static int NoFollow => RuntimeInformation.ProcessArchitecture == Architecture.Arm64 ? 0x8000 : 0x20000;
 
     private const int PermissionDenied = 13;
     private const int WriteOnly = 1;
