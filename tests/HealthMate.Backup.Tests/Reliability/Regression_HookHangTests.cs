@@ -115,6 +115,19 @@ public sealed class Regression_HookHangTests : IDisposable
         Assert.True(await GoneWithinAsync(grandchild, TimeSpan.FromSeconds(5)), $"grandchild {grandchild} survived the cancellation");
     }
 
+    [Fact]
+    public async Task AProgramIsFoundAsBefore_ThoughItIsStartedThroughSetsid()
+    {
+        // Process.Start looked a bare name up in PATH, and a missing program could not start: setsid must not change that.
+        var bare = await Hook.RunAsync(new HookOptions { Command = new CommandHookOptions { FileName = "sh", Arguments = ["-c", "echo found"] } }, Call).WaitAsync(HangLimit);
+        Assert.True(bare.Succeeded, bare.Output);
+        Assert.Contains("found", bare.Output, StringComparison.Ordinal);
+
+        var missing = await Hook.RunAsync(new HookOptions { Command = new CommandHookOptions { FileName = Path.Combine(_work, "no-such-hook") } }, Call).WaitAsync(HangLimit);
+        Assert.False(missing.Succeeded);
+        Assert.StartsWith("could not start", missing.Output, StringComparison.Ordinal);
+    }
+
     private static HookOptions Shell(string script, string? argument = null) => new()
     {
         Command = new CommandHookOptions { FileName = "/bin/sh", Arguments = argument is null ? ["-c", script] : ["-c", script, "hook", argument] },
