@@ -25,6 +25,13 @@ public static class Hook
 {
     private const int MaxOutput = 4096;
 
+    /// <summary>
+    /// How long a command hook's output is still read after it exited or was killed. Output written before the exit is
+    /// normally read within milliseconds; past this, a background process the hook started (which inherits its output)
+    /// is taken to hold the output open, and reading stops so the caller (a failover) does not wait for that process.
+    /// </summary>
+    private static readonly TimeSpan DrainLimit = TimeSpan.FromSeconds(1);
+
     private static readonly HttpClient Client = new(new SocketsHttpHandler { PooledConnectionLifetime = TimeSpan.FromMinutes(2), AllowAutoRedirect = false })
     {
         Timeout = System.Threading.Timeout.InfiniteTimeSpan,
@@ -124,6 +131,27 @@ public static class Hook
             UseShellExecute = false,
             WorkingDirectory = command.WorkingDirectory ?? string.Empty,
         };
+        var ownGroup = HookProcess.UsesProcessGroups;
+        if (ownGroup)
+        {
+            // The hook runs in its own session and process group, so a timeout can kill all it started (see HookProcess).
+            var setsid = HookProcess.FindSetsid();
+            if (setsid is null)
+            {
+                return new HookResult(false, $"could not start {command.FileName}: util-linux 'setsid' was not found at /usr/bin/setsid or on PATH (command hooks run through it in their own process group, so a timeout can kill everything they started)", clock.Elapsed);
+            }
+
+            var program = HookProcess.ResolveProgram(command.FileName!);
+            if (program is null)
+            {
+                return new HookResult(false, $"could not start {command.FileName}: no executable file of that name (looked in the application's folder, the current folder and PATH)", clock.Elapsed);
+            }
+
+            start.FileName = setsid;
+            start.ArgumentList.Add("--");
+            start.ArgumentList.Add(program);
+        }
+
         foreach (var argument in command.Arguments)
         {
             start.ArgumentList.Add(argument);
@@ -140,15 +168,10 @@ public static class Hook
         start.Environment["HM_DRILL"] = call.IsDrill ? "1" : "0";
         start.Environment["HM_FENCING_TOKEN"] = call.FencingToken?.ToString(CultureInfo.InvariantCulture) ?? string.Empty;
         start.Environment["HM_RUN_ID"] = call.RunId ?? string.Empty;
-        using var process = new Process { StartInfo = start };
+        using var process = new Process { StartInfo = start, EnableRaisingEvents = true };
         var output = new StringBuilder();
-        void Append(string? line)
+        void Append(string line)
         {
-            if (line is null)
-            {
-                return;
-            }
-
             lock (output)
             {
                 output.AppendLine(line);
@@ -159,8 +182,26 @@ public static class Hook
             }
         }
 
-        process.OutputDataReceived += (_, e) => Append(e.Data);
-        process.ErrorDataReceived += (_, e) => Append(e.Data);
+        // The exit of the hook itself, and the end of each output stream, apart: a process the hook leaves behind may hold
+        // its output open long after it exited (Process.WaitForExitAsync waits for both).
+        var exited = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var outputClosed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var errorClosed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        process.Exited += (_, _) => exited.TrySetResult();
+        process.OutputDataReceived += (_, e) => Received(e.Data, outputClosed);
+        process.ErrorDataReceived += (_, e) => Received(e.Data, errorClosed);
+        void Received(string? line, TaskCompletionSource closed)
+        {
+            if (line is null)
+            {
+                closed.TrySetResult();
+            }
+            else
+            {
+                Append(line);
+            }
+        }
+
         try
         {
             process.Start();
@@ -177,12 +218,18 @@ public static class Hook
         deadline.CancelAfter(command.Timeout);
         try
         {
-            await process.WaitForExitAsync(deadline.Token).ConfigureAwait(false);
+            await exited.Task.WaitAsync(deadline.Token).ConfigureAwait(false);
         }
         catch (OperationCanceledException)
         {
+            if (ownGroup)
+            {
+                HookProcess.KillGroup(process.Id); // setsid ran in place: the hook's pid is its process group's id
+            }
+
             try
             {
+                // A fallback, and the only kill where hooks have no process group of their own.
                 process.Kill(entireProcessTree: true);
             }
             catch (InvalidOperationException)
@@ -190,13 +237,47 @@ public static class Hook
                 // It exited meanwhile.
             }
 
-            await process.WaitForExitAsync(CancellationToken.None).ConfigureAwait(false);
+            // SIGKILL ends the group at once; a process stuck in the kernel (a dead NFS mount) must not hang the caller.
+            _ = await CompletesWithinAsync(exited.Task, DrainLimit).ConfigureAwait(false);
+            var killedOutput = await DrainAsync(process, output, outputClosed.Task, errorClosed.Task).ConfigureAwait(false);
             cancellationToken.ThrowIfCancellationRequested();
-            return new HookResult(false, $"{command.FileName} ran past its {command.Timeout.TotalSeconds:0.#} s timeout and was killed. {Tail(output)}", clock.Elapsed);
+            return new HookResult(false, $"{command.FileName} ran past its {command.Timeout.TotalSeconds:0.#} s timeout and was killed. {killedOutput}", clock.Elapsed);
         }
 
+        // What the hook left running after a normal exit is not killed: it may have started a service on purpose.
+        var tail = await DrainAsync(process, output, outputClosed.Task, errorClosed.Task).ConfigureAwait(false);
         var ok = process.ExitCode == command.ExpectedExitCode;
-        return new HookResult(ok, $"{command.FileName} exited {process.ExitCode}{(ok ? string.Empty : $" (expected {command.ExpectedExitCode})")}. {Tail(output)}", clock.Elapsed);
+        return new HookResult(ok, $"{command.FileName} exited {process.ExitCode}{(ok ? string.Empty : $" (expected {command.ExpectedExitCode})")}. {tail}", clock.Elapsed);
+    }
+
+    /// <summary>
+    /// Reads what is left of a hook's output after it exited or was killed, for at most <see cref="DrainLimit"/>, then
+    /// stops reading: a process it left running may keep the output open for ever.
+    /// </summary>
+    /// <returns>The end of the output, marked when it was cut.</returns>
+    private static async Task<string> DrainAsync(Process process, StringBuilder output, Task outputClosed, Task errorClosed)
+    {
+        if (await CompletesWithinAsync(Task.WhenAll(outputClosed, errorClosed), DrainLimit).ConfigureAwait(false))
+        {
+            return Tail(output);
+        }
+
+        process.CancelOutputRead();
+        process.CancelErrorRead();
+        return $"{Tail(output)} [output cut: a process the hook started still held it open {DrainLimit.TotalSeconds:0.#} s after the hook ended]".TrimStart();
+    }
+
+    private static async Task<bool> CompletesWithinAsync(Task task, TimeSpan limit)
+    {
+        try
+        {
+            await task.WaitAsync(limit).ConfigureAwait(false);
+            return true;
+        }
+        catch (TimeoutException)
+        {
+            return false;
+        }
     }
 
     private static string Tail(StringBuilder output)

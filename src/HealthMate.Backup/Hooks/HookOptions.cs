@@ -20,6 +20,17 @@ public sealed class HttpHookOptions
 }
 
 /// <summary>A command a host's own tooling provides (a script that restarts instances or updates DNS).</summary>
+/// <remarks>
+/// <para>On Linux the command runs in its own session and process group, started through util-linux <c>setsid</c>
+/// (<c>/usr/bin/setsid</c>, else on <c>PATH</c>; without it the hook fails and says so). Past its <see cref="Timeout"/>,
+/// or when the caller cancels, the whole group is killed with SIGKILL, including processes re-parented out of its tree;
+/// only a process that starts a session of its own (a daemon calling <c>setsid</c>) escapes that. Elsewhere only the
+/// command's process tree is killed.</para>
+/// <para>The hook is done when the command exits. Background processes it started are not killed then (it may start a
+/// service on purpose), and they keep its output pipe open only until the drain limit: its output is read for at most
+/// 1 second after it exits, then reading stops and the result says the output was cut. A hook that starts a service
+/// should redirect the service's output away from its own.</para>
+/// </remarks>
 public sealed class CommandHookOptions
 {
     /// <summary>Gets or sets the program to run (no shell is involved).</summary>
@@ -34,7 +45,7 @@ public sealed class CommandHookOptions
     /// <summary>Gets or sets extra environment variables. Their values are never logged or stored.</summary>
     public Dictionary<string, string> Environment { get; set; } = new(StringComparer.Ordinal);
 
-    /// <summary>Gets or sets how long it may run before it is killed. Defaults to 5 minutes.</summary>
+    /// <summary>Gets or sets how long it may run before it is killed, with its whole process group. Defaults to 5 minutes.</summary>
     public TimeSpan Timeout { get; set; } = TimeSpan.FromMinutes(5);
 
     /// <summary>Gets or sets the exit code that means success. Defaults to 0.</summary>
@@ -47,7 +58,8 @@ public sealed class HookOptions
     /// <summary>Gets or sets the HTTP call.</summary>
     public HttpHookOptions? Http { get; set; }
 
-    /// <summary>Gets or sets the command.</summary>
+    /// <summary>Gets or sets the command. It is done when it exits: background processes it started keep running, and
+    /// keep its output pipe open only until the drain limit (1 second); see <see cref="CommandHookOptions"/>.</summary>
     public CommandHookOptions? Command { get; set; }
 
     /// <summary>Lists what is wrong with the hook.</summary>
