@@ -44,6 +44,11 @@ public sealed class StorageLeaseProvider : ILeaseProvider
     public async Task<ILease?> TryAcquireAsync(string name, TimeSpan duration, CancellationToken cancellationToken = default)
     {
         LeaseNames.Validate(name, duration);
+        if (duration < 2 * _options.MaxClockSkew)
+        {
+            throw new ArgumentOutOfRangeException(nameof(duration), duration, $"A storage lease must last at least twice MaxClockSkew ({_options.MaxClockSkew}): its holder counts it as lost MaxClockSkew before its end and renews it every third.");
+        }
+
         var folder = _prefix + name + "/";
         var (sequence, current) = await ReadNewestAsync(folder, cancellationToken).ConfigureAwait(false);
         var now = _time.GetUtcNow();
@@ -54,12 +59,13 @@ public sealed class StorageLeaseProvider : ILeaseProvider
 
         var granted = sequence + 1;
         var record = new LeaseRecord(Guid.NewGuid().ToString("N"), _options.HolderName, granted, now + duration);
+        var sentAt = _time.GetTimestamp();
         if (!await _storage.PutIfAbsentAsync(RecordKey(folder, granted), record.ToBytes(), cancellationToken).ConfigureAwait(false))
         {
             return null;
         }
 
-        var lease = new Lease(this, folder, name, duration, record, granted);
+        var lease = new Lease(this, folder, name, duration, record, granted, sentAt);
         await lease.RemoveOlderAsync(cancellationToken).ConfigureAwait(false);
         return lease;
     }
@@ -127,7 +133,7 @@ public sealed class StorageLeaseProvider : ILeaseProvider
         private long _sequence;
         private bool _released;
 
-        internal Lease(StorageLeaseProvider owner, string folder, string name, TimeSpan duration, LeaseRecord record, long sequence)
+        internal Lease(StorageLeaseProvider owner, string folder, string name, TimeSpan duration, LeaseRecord record, long sequence, long sentAt)
         {
             _owner = owner;
             _folder = folder;
@@ -136,7 +142,7 @@ public sealed class StorageLeaseProvider : ILeaseProvider
             _holderId = record.HolderId;
             FencingToken = record.Token;
             _sequence = sequence;
-            _expiry = new LeaseExpiry(record.ExpiresAt, owner._time);
+            _expiry = new LeaseExpiry(sentAt, ValidFor, owner._time);
         }
 
         public string Name { get; }
@@ -146,6 +152,9 @@ public sealed class StorageLeaseProvider : ILeaseProvider
         public DateTimeOffset ExpiresAt => _expiry.ExpiresAt;
 
         public CancellationToken Lost => _expiry.Token;
+
+        /// <summary>How long after sending a record the holder counts the lease as its own: a margin before the end.</summary>
+        private TimeSpan ValidFor => _duration - _owner._options.MaxClockSkew;
 
         public async Task<bool> RenewAsync(CancellationToken cancellationToken = default)
         {
@@ -158,7 +167,8 @@ public sealed class StorageLeaseProvider : ILeaseProvider
                     return false;
                 }
 
-                var next = new LeaseRecord(_holderId, _owner._options.HolderName, FencingToken, _expiry.Now + _duration);
+                var next = new LeaseRecord(_holderId, _owner._options.HolderName, FencingToken, _owner._time.GetUtcNow() + _duration);
+                var sentAt = _expiry.Timestamp();
                 bool written;
                 try
                 {
@@ -177,7 +187,7 @@ public sealed class StorageLeaseProvider : ILeaseProvider
                 }
 
                 _sequence++;
-                _expiry.Extend(next.ExpiresAt);
+                _expiry.Extend(sentAt, ValidFor);
                 await RemoveOlderAsync(cancellationToken).ConfigureAwait(false);
                 return true;
             }
@@ -216,7 +226,7 @@ public sealed class StorageLeaseProvider : ILeaseProvider
                 {
                     // Release: a record that has already expired, so the next holder need not wait; the sequence keeps
                     // growing, so the next grant's token is larger than ours.
-                    var released = new LeaseRecord(_holderId, _owner._options.HolderName, FencingToken, _expiry.Now - _owner._options.MaxClockSkew - TimeSpan.FromMilliseconds(1));
+                    var released = new LeaseRecord(_holderId, _owner._options.HolderName, FencingToken, _owner._time.GetUtcNow() - _owner._options.MaxClockSkew - TimeSpan.FromMilliseconds(1));
                     try
                     {
                         await _owner._storage.PutIfAbsentAsync(RecordKey(_folder, _sequence + 1), released.ToBytes(), CancellationToken.None).ConfigureAwait(false);

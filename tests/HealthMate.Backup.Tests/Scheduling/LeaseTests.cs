@@ -172,13 +172,14 @@ internal static class CompetitionTests
                 ? new StorageLeaseProvider(host.Storage, null, TimeProvider.System)
                 : host.Services.GetRequiredService<ILeaseProvider>();
 
-            // A host took the job's lease for this run and died without renewing or recording it.
-            var dead = await leases.TryAcquireAsync("job.hourly", TimeSpan.FromSeconds(2));
+            // A host took the job's lease for this run and died without renewing or recording it. (A storage lease
+            // lasts at least twice its 2 s skew allowance.)
+            var dead = await leases.TryAcquireAsync("job.hourly", TimeSpan.FromSeconds(4));
             Assert.NotNull(dead);
             var started = DateTime.UtcNow;
             var run = await RunWaitingAsync(host.Scheduler());
 
-            Assert.True(DateTime.UtcNow - started >= TimeSpan.FromSeconds(1.5), "ran before the dead holder's lease expired");
+            Assert.True(DateTime.UtcNow - started >= TimeSpan.FromSeconds(3.5), "ran before the dead holder's lease expired");
             Assert.Equal(JobOutcome.Succeeded, run.Outcome);
             Assert.True(run.FencingToken > dead.FencingToken);
             Assert.Single(job.Runs);
