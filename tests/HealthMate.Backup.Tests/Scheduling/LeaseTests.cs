@@ -76,8 +76,12 @@ public sealed class StorageLeaseTests : LeaseContractTests, IDisposable
     {
         var stale = await NewHost().TryAcquireAsync("job.database-backup", TimeSpan.FromSeconds(1));
         Assert.NotNull(stale);
+
+        // Another host takes over only after it has itself seen the stale record unchanged for its duration plus the skew.
+        var taker = NewHost();
+        Assert.Null(await taker.TryAcquireAsync("job.database-backup", TimeSpan.FromSeconds(30)));
         await Task.Delay(1500);
-        var current = await NewHost().TryAcquireAsync("job.database-backup", TimeSpan.FromSeconds(30));
+        var current = await taker.TryAcquireAsync("job.database-backup", TimeSpan.FromSeconds(30));
         Assert.NotNull(current);
 
         var request = new BackupRequest { BeforeCommit = ct => new ValueTask(stale.EnsureHeldAsync(ct)) };
