@@ -1,7 +1,11 @@
 using System.Collections.Concurrent;
 using System.Globalization;
 using HealthMate.Backup.Catalog;
+using HealthMate.Backup.Encryption;
 using HealthMate.Backup.Storage;
+using HealthMate.Backup.Telemetry;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 
 namespace HealthMate.Backup.Leases;
 
@@ -28,11 +32,13 @@ namespace HealthMate.Backup.Leases;
 /// lost on resume; one whose clocks do not is stopped by the fence: <see cref="ILease.EnsureHeldAsync"/> reads the store
 /// and sees the newer record, and a renewal's put-if-absent fails. A paused or restarted taker only waits longer (a
 /// new provider has seen nothing, so it waits a full duration, however old the record looks).</para>
-/// <para>A release is taken at once. A newest record that is not a lease record, or one copied from another lease
-/// or sequence, is never a grant and never a release: its sequence still counts (the next grant goes above it), a
-/// holder that finds one above its own record treats its lease as lost, and a taker treats it as held by an unknown
-/// writer for the duration the taker itself asks for, plus the margin, from when it first saw it; then the lease is
-/// taken over above it. Reading such a record never throws.</para>
+/// <para>A release is taken at once. Records are sealed with an HMAC when the provider has the keyring (as
+/// <c>Lease: Storage</c> builds it); this public constructor has none and writes plain JSON, which anyone with write
+/// access to the store can forge. A newest record that fails authentication (forged, tampered with, sealed under a key
+/// this host lacks, or copied from another lease or sequence) is never a grant and never a release: its sequence still
+/// counts (the next grant goes above it), a holder that finds one above its own record treats its lease as lost, and
+/// a taker treats it as held by an unknown writer for the duration the taker itself asks for, plus the margin, from
+/// when it first saw it; then the lease is taken over above it. This is logged; reading such a record never throws.</para>
 /// </remarks>
 public sealed class StorageLeaseProvider : ILeaseProvider
 {
@@ -40,14 +46,30 @@ public sealed class StorageLeaseProvider : ILeaseProvider
     private readonly string _prefix;
     private readonly TimeProvider _time;
     private readonly StorageLeaseOptions _options;
+    private readonly LeaseRecordCodec _codec;
+    private readonly ILogger _logger;
     private readonly ConcurrentDictionary<string, Observation> _observations = new(StringComparer.Ordinal);
 
-    /// <summary>Initializes a new instance of the <see cref="StorageLeaseProvider"/> class.</summary>
+    /// <summary>Initializes a new instance of the <see cref="StorageLeaseProvider"/> class whose records are not
+    /// authenticated (plain JSON): for tests and hosts without a key. <c>Lease: Storage</c> builds one that seals its
+    /// records with the backup keyring.</summary>
     /// <param name="storage">The store that holds the lease records (it must honour put-if-absent).</param>
     /// <param name="prefix">The storage prefix (the <c>BackupDR:Storage:Prefix</c>), or empty.</param>
     /// <param name="timeProvider">The clock.</param>
     /// <param name="options">Clock skew allowance and holder name.</param>
     public StorageLeaseProvider(IStorageProvider storage, string? prefix, TimeProvider timeProvider, StorageLeaseOptions? options = null)
+        : this(storage, prefix, timeProvider, options, null, null)
+    {
+    }
+
+    /// <summary>Initializes a new instance of the <see cref="StorageLeaseProvider"/> class.</summary>
+    /// <param name="storage">The store that holds the lease records (it must honour put-if-absent).</param>
+    /// <param name="prefix">The storage prefix, or empty.</param>
+    /// <param name="timeProvider">The clock.</param>
+    /// <param name="options">Clock skew allowance and holder name.</param>
+    /// <param name="keyRing">The keyring that seals and checks the records, or <see langword="null"/> for plain records.</param>
+    /// <param name="logger">Where records that fail authentication are reported.</param>
+    internal StorageLeaseProvider(IStorageProvider storage, string? prefix, TimeProvider timeProvider, StorageLeaseOptions? options, BackupKeyRing? keyRing, ILogger? logger)
     {
         ArgumentNullException.ThrowIfNull(storage);
         ArgumentNullException.ThrowIfNull(timeProvider);
@@ -55,6 +77,8 @@ public sealed class StorageLeaseProvider : ILeaseProvider
         _prefix = new StorageLayout(prefix).Prefix + "leases/";
         _time = timeProvider;
         _options = options ?? new StorageLeaseOptions();
+        _codec = new LeaseRecordCodec(keyRing);
+        _logger = logger ?? NullLogger.Instance;
         if (_options.MaxClockSkew < TimeSpan.Zero || _options.MaxClockSkew > TimeSpan.FromMinutes(10))
         {
             throw new ArgumentOutOfRangeException(nameof(options), _options.MaxClockSkew, "MaxClockSkew must be from zero to ten minutes.");
@@ -88,7 +112,7 @@ public sealed class StorageLeaseProvider : ILeaseProvider
         var granted = sequence + 1;
         var record = NewRecord(name, granted, Guid.NewGuid().ToString("N"), granted, duration, released: false);
         var sentAt = _time.GetTimestamp();
-        if (!await _storage.PutIfAbsentAsync(RecordKey(folder, granted), LeaseRecordCodec.Encode(record), cancellationToken).ConfigureAwait(false))
+        if (!await _storage.PutIfAbsentAsync(RecordKey(folder, granted), _codec.Encode(record), cancellationToken).ConfigureAwait(false))
         {
             return null;
         }
@@ -147,7 +171,13 @@ public sealed class StorageLeaseProvider : ILeaseProvider
                 : _time.GetUtcNow() >= record.ExpiresAt + _options.MaxClockSkew; // written before durations were recorded
         }
 
-        return observed >= duration + _options.MaxClockSkew;
+        var wait = duration + _options.MaxClockSkew;
+        if (ReferenceEquals(seen, fresh))
+        {
+            Log.LeaseRecordUnauthenticated(_logger, name, newest.Sequence, newest.Reading.Problem!, (long)wait.TotalMilliseconds);
+        }
+
+        return observed >= wait;
     }
 
     private async Task<NewestRecord?> ReadNewestAsync(string folder, string name, CancellationToken cancellationToken)
@@ -175,7 +205,7 @@ public sealed class StorageLeaseProvider : ILeaseProvider
     {
         var key = RecordKey(folder, sequence);
         var bytes = await _storage.ReadSmallAsync(key, LeaseRecordCodec.MaxRecordSize, cancellationToken).ConfigureAwait(false);
-        return new NewestRecord(sequence, bytes, LeaseRecordCodec.Decode(name, sequence, key, bytes));
+        return new NewestRecord(sequence, bytes, _codec.Decode(name, sequence, key, bytes));
     }
 
     /// <summary>A lease name's records and their sequence numbers.</summary>
@@ -250,7 +280,7 @@ public sealed class StorageLeaseProvider : ILeaseProvider
                 bool written;
                 try
                 {
-                    written = await _owner._storage.PutIfAbsentAsync(RecordKey(_folder, _sequence + 1), LeaseRecordCodec.Encode(next), cancellationToken).ConfigureAwait(false);
+                    written = await _owner._storage.PutIfAbsentAsync(RecordKey(_folder, _sequence + 1), _owner._codec.Encode(next), cancellationToken).ConfigureAwait(false);
                 }
                 catch (Exception ex) when (ex is not OperationCanceledException)
                 {
@@ -337,7 +367,7 @@ public sealed class StorageLeaseProvider : ILeaseProvider
                     var released = _owner.NewRecord(Name, _sequence + 1, _holderId, FencingToken, _duration, released: true);
                     try
                     {
-                        await _owner._storage.PutIfAbsentAsync(RecordKey(_folder, _sequence + 1), LeaseRecordCodec.Encode(released), CancellationToken.None).ConfigureAwait(false);
+                        await _owner._storage.PutIfAbsentAsync(RecordKey(_folder, _sequence + 1), _owner._codec.Encode(released), CancellationToken.None).ConfigureAwait(false);
                     }
                     catch (Exception)
                     {
@@ -407,7 +437,8 @@ public sealed class StorageLeaseProvider : ILeaseProvider
 
             if (record.Reading.Record is null)
             {
-                return $"record {above} above its own is not a valid lease record ({record.Reading.Problem}), so this holder stops";
+                Log.LeaseLostToUnauthenticatedRecord(_owner._logger, Name, FencingToken, above, record.Reading.Problem!);
+                return $"record {above} above its own cannot be authenticated ({record.Reading.Problem}): it was forged, tampered with or written with another key, so this holder stops";
             }
 
             return $"another holder took it over (record {above}, holder {record.Reading.Record.Holder})";

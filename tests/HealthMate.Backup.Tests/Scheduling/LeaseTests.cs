@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using HealthMate.Backup.Leases;
+using HealthMate.Backup.Pipeline;
 using HealthMate.Backup.PostgreSql;
 using HealthMate.Backup.Scheduling;
 using HealthMate.Backup.Tests.Support;
@@ -173,7 +174,7 @@ internal static class CompetitionTests
             var job = new RecordingJob("hourly");
             using var host = Host(job, new JobSchedule { Cron = "0 * * * *" }, TimeProvider.System, lease, root, null, services);
             var leases = lease == JobLeaseKind.Storage
-                ? new StorageLeaseProvider(host.Storage, null, TimeProvider.System)
+                ? LeaseProviders.Storage(host.Services.GetRequiredService<BackupEnvironment>()) // sealed with the hosts' key
                 : host.Services.GetRequiredService<ILeaseProvider>();
 
             // A host took the job's lease for this run and died without renewing or recording it. (A storage lease
