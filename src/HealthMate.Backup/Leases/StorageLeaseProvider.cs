@@ -443,6 +443,5 @@ public sealed class StorageLeaseProvider : ILeaseProvider
 
             return $"another holder took it over (record {above}, holder {record.Reading.Record.Holder})";
         }
-
     }
 }
