@@ -51,7 +51,9 @@ public sealed class PostgreSqlLeaseProvider : ILeaseProvider
                 throw new PostgreSqlConnectionException($"Cannot connect to {_connection} for lease '{name}': {ex.Message}", ex);
             }
 
-            var started = _time.GetUtcNow();
+            // The holder counts its lease from before its first query; the server counts the session idle from after
+            // its last one, so the holder's view ends first (both on monotonic clocks, so a wall-clock step moves neither).
+            var started = _time.GetTimestamp();
             var seconds = Math.Max(1, (int)Math.Ceiling(duration.TotalSeconds / 3));
             var setup = string.Create(CultureInfo.InvariantCulture,
                 $"SET idle_session_timeout = {(long)duration.TotalMilliseconds}; SET tcp_keepalives_idle = {seconds}; SET tcp_keepalives_interval = {seconds}; SET tcp_keepalives_count = 3; SET tcp_user_timeout = {(long)duration.TotalMilliseconds}; SET application_name = 'healthmate-backup lease {name}'");
@@ -63,7 +65,7 @@ public sealed class PostgreSqlLeaseProvider : ILeaseProvider
             }
 
             var token = long.Parse(await connection.ScalarAsync<string>("SELECT pg_current_xact_id()::text", cancellationToken).ConfigureAwait(false), CultureInfo.InvariantCulture);
-            return new Lease(this, connection, name, key, token, duration, started + duration);
+            return new Lease(this, connection, name, key, token, duration, started);
         }
         catch
         {
@@ -94,7 +96,7 @@ public sealed class PostgreSqlLeaseProvider : ILeaseProvider
         private readonly SemaphoreSlim _gate = new(1, 1);
         private bool _released;
 
-        internal Lease(PostgreSqlLeaseProvider owner, NpgsqlConnection connection, string name, int key, long token, TimeSpan duration, DateTimeOffset expiresAt)
+        internal Lease(PostgreSqlLeaseProvider owner, NpgsqlConnection connection, string name, int key, long token, TimeSpan duration, long sentAt)
         {
             _owner = owner;
             _connection = connection;
@@ -102,7 +104,7 @@ public sealed class PostgreSqlLeaseProvider : ILeaseProvider
             _key = key;
             FencingToken = token;
             _duration = duration;
-            _expiry = new LeaseExpiry(expiresAt, owner._time);
+            _expiry = new LeaseExpiry(sentAt, duration, owner._time);
         }
 
         public string Name { get; }
@@ -118,7 +120,7 @@ public sealed class PostgreSqlLeaseProvider : ILeaseProvider
             await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
             try
             {
-                var before = _expiry.Now;
+                var before = _expiry.Timestamp();
                 if (_released || _expiry.HasLapsed || !await HoldsLockAsync(cancellationToken).ConfigureAwait(false))
                 {
                     _expiry.MarkLost();
@@ -126,7 +128,7 @@ public sealed class PostgreSqlLeaseProvider : ILeaseProvider
                 }
 
                 // The server counts the session idle from this query on; the holder counts from before it.
-                _expiry.Extend(before + _duration);
+                _expiry.Extend(before, _duration);
                 return true;
             }
             finally

@@ -7,11 +7,13 @@ namespace HealthMate.Backup.Leases;
 /// </summary>
 public interface ILeaseProvider
 {
-    /// <summary>Tries once to take the lease; never waits for a holder to let go.</summary>
+    /// <summary>Tries once to take the lease; never waits for a holder to let go. A lease whose holder stopped renewing
+    /// becomes free only once it has expired by the measure of the provider (for the storage lease: once this provider
+    /// has itself seen the holder's last record unchanged for its duration plus a margin), so call again later.</summary>
     /// <param name="name">The lease's name (1 to 64 lower-case letters, digits, '-' and '.').</param>
     /// <param name="duration">How long the lease lasts without renewal (at least one second).</param>
     /// <param name="cancellationToken">Cancels the attempt.</param>
-    /// <returns>The held lease, or <see langword="null"/> when another holder has it.</returns>
+    /// <returns>The held lease, or <see langword="null"/> when another holder has it (or may still have it).</returns>
     Task<ILease?> TryAcquireAsync(string name, TimeSpan duration, CancellationToken cancellationToken = default);
 }
 
@@ -25,11 +27,13 @@ public interface ILease : IAsyncDisposable
     /// peer can refuse work from a holder that has since been replaced.</summary>
     long FencingToken { get; }
 
-    /// <summary>Gets when the lease expires unless renewed, by the holder's clock (a margin before any other holder
-    /// may take it over).</summary>
+    /// <summary>Gets when the lease expires unless renewed, for display: the holder's wall clock now plus the time left
+    /// on its monotonic clock (a margin before any other holder may take it over). Providers do not compare it with
+    /// another clock; a wall-clock step moves this value, not the expiry.</summary>
     DateTimeOffset ExpiresAt { get; }
 
-    /// <summary>Gets a token cancelled when the lease is lost: a renewal failed or found another holder, or it expired.</summary>
+    /// <summary>Gets a token cancelled when the lease is lost: a renewal failed or found another holder, or it expired
+    /// by the holder's monotonic clock.</summary>
     CancellationToken Lost { get; }
 
     /// <summary>Extends the lease by its duration.</summary>

@@ -13,6 +13,7 @@ internal static class KeyDerivation
     internal static readonly byte[] RecordMacKeyInfo = Encoding.ASCII.GetBytes("HealthMate.Backup v1 record HMAC key");
     internal static readonly byte[] JobRecordMacKeyInfo = Encoding.ASCII.GetBytes("HealthMate.Backup v1 job record HMAC key");
     internal static readonly byte[] DrRecordMacKeyInfo = Encoding.ASCII.GetBytes("HealthMate.Backup v1 DR record HMAC key");
+    internal static readonly byte[] LeaseRecordMacKeyInfo = Encoding.ASCII.GetBytes("HealthMate.Backup v1 lease record HMAC key");
 
     internal static void Derive(ReadOnlySpan<byte> keyEncryptionKey, ReadOnlySpan<byte> salt, ReadOnlySpan<byte> info, Span<byte> output) =>
         HKDF.DeriveKey(HashAlgorithmName.SHA256, keyEncryptionKey, output, salt, info);

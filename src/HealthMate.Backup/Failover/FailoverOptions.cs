@@ -74,6 +74,10 @@ public sealed class FailoverOptions
         {
             yield return "Failover:LeaseDuration must be at least 1 second.";
         }
+        else if (Lease == FailoverLeaseKind.Storage && LeaseDuration < TimeSpan.FromSeconds(4))
+        {
+            yield return "Failover:LeaseDuration must be at least 4 seconds with Lease = Storage (twice the storage lease's 2 s clock-skew margin).";
+        }
 
         foreach (var (name, component) in Components)
         {

@@ -74,6 +74,12 @@ internal static partial class Log
     [LoggerMessage(EventId = 1508, Level = LogLevel.Error, Message = "Lease {Lease} (fencing token {FencingToken}) was lost during a run; the run stops before committing")]
     internal static partial void JobLeaseLost(ILogger logger, string lease, long fencingToken);
 
+    [LoggerMessage(EventId = 1520, Level = LogLevel.Warning, Message = "Lease {Lease}: record {Sequence} cannot be authenticated ({Problem}); it is not a grant, and this host takes the lease over only after seeing it unchanged for {WaitMs} ms")]
+    internal static partial void LeaseRecordUnauthenticated(ILogger logger, string lease, long sequence, string problem, long waitMs);
+
+    [LoggerMessage(EventId = 1521, Level = LogLevel.Error, Message = "Lease {Lease} (fencing token {FencingToken}) is treated as lost: record {Sequence} above its own cannot be authenticated ({Problem})")]
+    internal static partial void LeaseLostToUnauthenticatedRecord(ILogger logger, string lease, long fencingToken, long sequence, string problem);
+
     [LoggerMessage(EventId = 1509, Level = LogLevel.Warning, Message = "Job {Job}'s run records cannot be read")]
     internal static partial void JobRecordsUnreadable(ILogger logger, Exception exception, string job);
 

@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using HealthMate.Backup.Leases;
+using HealthMate.Backup.Pipeline;
 using HealthMate.Backup.PostgreSql;
 using HealthMate.Backup.Scheduling;
 using HealthMate.Backup.Tests.Support;
@@ -76,8 +77,12 @@ public sealed class StorageLeaseTests : LeaseContractTests, IDisposable
     {
         var stale = await NewHost().TryAcquireAsync("job.database-backup", TimeSpan.FromSeconds(1));
         Assert.NotNull(stale);
+
+        // Another host takes over only after it has itself seen the stale record unchanged for its duration plus the skew.
+        var taker = NewHost();
+        Assert.Null(await taker.TryAcquireAsync("job.database-backup", TimeSpan.FromSeconds(30)));
         await Task.Delay(1500);
-        var current = await NewHost().TryAcquireAsync("job.database-backup", TimeSpan.FromSeconds(30));
+        var current = await taker.TryAcquireAsync("job.database-backup", TimeSpan.FromSeconds(30));
         Assert.NotNull(current);
 
         var request = new BackupRequest { BeforeCommit = ct => new ValueTask(stale.EnsureHeldAsync(ct)) };
@@ -169,16 +174,17 @@ internal static class CompetitionTests
             var job = new RecordingJob("hourly");
             using var host = Host(job, new JobSchedule { Cron = "0 * * * *" }, TimeProvider.System, lease, root, null, services);
             var leases = lease == JobLeaseKind.Storage
-                ? new StorageLeaseProvider(host.Storage, null, TimeProvider.System)
+                ? LeaseProviders.Storage(host.Services.GetRequiredService<BackupEnvironment>()) // sealed with the hosts' key
                 : host.Services.GetRequiredService<ILeaseProvider>();
 
-            // A host took the job's lease for this run and died without renewing or recording it.
-            var dead = await leases.TryAcquireAsync("job.hourly", TimeSpan.FromSeconds(2));
+            // A host took the job's lease for this run and died without renewing or recording it. (A storage lease
+            // lasts at least twice its 2 s skew allowance.)
+            var dead = await leases.TryAcquireAsync("job.hourly", TimeSpan.FromSeconds(4));
             Assert.NotNull(dead);
             var started = DateTime.UtcNow;
             var run = await RunWaitingAsync(host.Scheduler());
 
-            Assert.True(DateTime.UtcNow - started >= TimeSpan.FromSeconds(1.5), "ran before the dead holder's lease expired");
+            Assert.True(DateTime.UtcNow - started >= TimeSpan.FromSeconds(3.5), "ran before the dead holder's lease expired");
             Assert.Equal(JobOutcome.Succeeded, run.Outcome);
             Assert.True(run.FencingToken > dead.FencingToken);
             Assert.Single(job.Runs);
