@@ -113,7 +113,7 @@ public static class PostgreSqlBackupDRBuilderExtensions
         ArgumentNullException.ThrowIfNull(options);
         OptionsCheck.ThrowIfInvalid(options.Validate(), nameof(options));
         var key = options.Name;
-        builder.Services.AddKeyedSingleton(key, (sp, _) => new PostgreSqlFailoverStrategy(options, sp.GetService<HealthMate.Backup.Failover.IEndpointRegistry>(), sp.GetService<TimeProvider>()));
+        builder.Services.AddKeyedSingleton(key, (sp, _) => new PostgreSqlFailoverStrategy(options, sp.GetService<HealthMate.Backup.Failover.IEndpointRegistry>(), sp.GetService<TimeProvider>(), sp.GetService<HealthMate.Backup.Failover.IFailoverTopologyStore>()));
         builder.Services.AddSingleton<HealthMate.Backup.Failover.IFailoverStrategy>(sp => sp.GetRequiredKeyedService<PostgreSqlFailoverStrategy>(key));
         builder.Services.AddSingleton<HealthMate.Backup.Health.IHealthProbe>(sp => sp.GetRequiredKeyedService<PostgreSqlFailoverStrategy>(key));
         return builder;

@@ -49,6 +49,32 @@ public sealed class PostgreSqlFailoverOptions
     /// then take writes). Defaults to <see langword="false"/>.</summary>
     public bool PromoteIfFencingFails { get; set; }
 
+    /// <summary>
+    /// Gets or sets how long the chosen standby's WAL receiver must have been without a streaming connection to the
+    /// primary before a primary that nobody can reach counts as isolated and is replaced without being fenced. A crash
+    /// drops the receiver at once, so this is roughly the crash-to-promotion time; a flapping link that reconnects
+    /// within it never promotes. (A silent partition is noticed by the receiver only after the standby's
+    /// <c>wal_receiver_timeout</c>, 60 s by default; lower it to fail over sooner.)
+    /// </summary>
+    /// <value>The default value is 5 seconds.</value>
+    public TimeSpan IsolationTime { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>
+    /// Gets or sets other ways to reach the primary that count as observers when this host cannot reach it: the same
+    /// server through another network path (the clients' side, a connection pooler). A witness that reaches a writable
+    /// primary forbids an unfenced promotion; one that cannot counts towards the majority that must agree.
+    /// </summary>
+    public List<PostgreSqlConnectionOptions> Witnesses { get; set; } = [];
+
+    /// <summary>
+    /// Gets or sets an infrastructure fence (the STONITH idea): a command or HTTP call that stops the old primary or
+    /// cuts it off (stop its VM or container, run <c>pg_ctl stop -m fast</c> on its host, remove it from the network)
+    /// and succeeds only when it can no longer take writes. It is called when the old primary cannot be reached, or
+    /// answers but cannot be fenced over SQL; its success makes the failover safe without the isolation rule. It is told
+    /// <c>action = fence</c> and the decider's fencing token.
+    /// </summary>
+    public Hooks.HookOptions? FenceHook { get; set; }
+
     /// <summary>Gets or sets the database the strategy connects to. Defaults to <c>postgres</c>.</summary>
     public string Database { get; set; } = "postgres";
 
@@ -80,6 +106,17 @@ public sealed class PostgreSqlFailoverOptions
             errors.Add("RpoBudget and CatchUpTimeout must not be negative, ConnectTimeout and ProbeConnectTimeout at least 100 ms, PromoteTimeout at least 1 s.");
         }
 
+        if (IsolationTime < TimeSpan.Zero || IsolationTime > TimeSpan.FromMinutes(10))
+        {
+            errors.Add("IsolationTime must be from zero to ten minutes.");
+        }
+
+        for (var i = 0; i < (Witnesses?.Count ?? 0); i++)
+        {
+            errors.AddRange((Witnesses![i]?.Validate() ?? ["missing"]).Select(e => $"Witnesses:{i}: " + e));
+        }
+
+        errors.AddRange(FenceHook?.Validate("FenceHook") ?? []);
         if (string.IsNullOrWhiteSpace(Database))
         {
             errors.Add("Database is required.");
@@ -94,10 +131,11 @@ public sealed class PostgreSqlFailoverOptions
     /// second (Npgsql remembers a host's role for 10 s by default). It holds the password: a secret for the host app.
     /// </summary>
     /// <param name="database">The application's database.</param>
-    /// <param name="attributes">Which server to use: <see cref="TargetSessionAttributes.Primary"/> (not in recovery) or
-    /// <see cref="TargetSessionAttributes.ReadWrite"/>, which also skips a fenced old primary that is still up.</param>
+    /// <param name="attributes">Which server to use: <see cref="TargetSessionAttributes.ReadWrite"/> (the default: a
+    /// server that is not in recovery and not read-only, so a fenced old primary that is still up is skipped) or
+    /// <see cref="TargetSessionAttributes.Primary"/> (not in recovery only).</param>
     /// <returns>The connection string.</returns>
-    public string ClientConnectionString(string database, TargetSessionAttributes attributes = TargetSessionAttributes.Primary)
+    public string ClientConnectionString(string database, TargetSessionAttributes attributes = TargetSessionAttributes.ReadWrite)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(database);
         var nodes = new[] { Primary }.Concat(Standbys).ToList();

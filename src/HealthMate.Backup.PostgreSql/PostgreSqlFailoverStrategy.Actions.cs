@@ -50,8 +50,14 @@ public sealed partial class PostgreSqlFailoverStrategy
         return new FailoverStep("re-point-standbys", started, clock.Elapsed, failed.Count == 0, detail);
     }
 
-    /// <summary>Stops a reachable primary taking writes; returns its WAL position after the fence.</summary>
-    private async Task<(FailoverStep Step, FencingOutcome Outcome, long? Lsn)> FenceCoreAsync(int index, CancellationToken cancellationToken)
+    /// <summary>
+    /// Stops a reachable primary taking writes; returns its WAL position after the fence. Settings alone are advisory
+    /// (a role, a database or a session can override <c>default_transaction_read_only</c> and <c>synchronous_commit</c>,
+    /// and <c>BEGIN READ WRITE</c> ignores the default), so the fence refuses every new login (<c>pg_hba.conf</c>) and ends
+    /// every client session: no session is left that could commit. The settings stay as a second line. If it cannot be fenced
+    /// over SQL, the fence hook (when configured) is asked to stop it.
+    /// </summary>
+    private async Task<(FailoverStep Step, FencingOutcome Outcome, long? Lsn)> FenceCoreAsync(int index, FailoverRequest request, CancellationToken cancellationToken)
     {
         var node = _nodes[index];
         var started = _time.GetUtcNow();
@@ -63,9 +69,20 @@ public sealed partial class PostgreSqlFailoverStrategy
         }
         catch (Exception ex) when (IsConnectionFailure(ex, cancellationToken))
         {
+            if (RefusesLogins(ex))
+            {
+                return (new FailoverStep("fence", started, clock.Elapsed, true, $"old primary {node} already refuses logins (fenced)"), FencingOutcome.Fenced, null);
+            }
+
+            if (await FenceThroughHookAsync(index, request, cancellationToken).ConfigureAwait(false) is { } hooked)
+            {
+                return (hooked, hooked.Succeeded ? FencingOutcome.Fenced : FencingOutcome.Unreachable, null);
+            }
+
             return (new FailoverStep("fence", started, clock.Elapsed, true, $"old primary {node} is unreachable ({Describe(ex)}): not fenced; it must not be started again as a primary (rebuild it as a standby)"), FencingOutcome.Unreachable, null);
         }
 
+        string? failure;
         await using (db.ConfigureAwait(false))
         {
             try
@@ -75,45 +92,82 @@ public sealed partial class PostgreSqlFailoverStrategy
                     return (new FailoverStep("fence", started, clock.Elapsed, true, $"{node} is in recovery: nothing to fence"), FencingOutcome.NotAttempted, null);
                 }
 
-                await db.ExecuteAsync($"""
-                    ALTER SYSTEM SET default_transaction_read_only = on;
-                    ALTER SYSTEM SET synchronous_standby_names = '{PostgreSqlFailoverOptions.FencedStandbyName}';
-                    ALTER SYSTEM SET synchronous_commit = 'on';
-                    SELECT pg_reload_conf();
-                    """, cancellationToken).ConfigureAwait(false);
-
-                // New sessions are forked with the postmaster's settings: wait until it has reloaded, then end every
-                // session started before (their commits would otherwise still be acknowledged).
-                var deadline = Stopwatch.StartNew();
-                while (!await IsFencedAsync(node, cancellationToken).ConfigureAwait(false))
+                // This session's own writes (the fence itself) must go through once the settings are reloaded. ALTER
+                // SYSTEM runs alone (never in a transaction or a pipeline).
+                await db.ExecuteAsync("SET default_transaction_read_only = off", cancellationToken).ConfigureAwait(false);
+                foreach (var setting in new[] { "default_transaction_read_only = on", $"synchronous_standby_names = '{PostgreSqlFailoverOptions.FencedStandbyName}'", "synchronous_commit = 'on'" })
                 {
-                    if (deadline.Elapsed > _options.ConnectTimeout * 5)
-                    {
-                        throw new TimeoutException("the server did not reload its configuration");
-                    }
-
-                    await Task.Delay(10, cancellationToken).ConfigureAwait(false);
+                    await db.ExecuteAsync($"ALTER SYSTEM SET {setting}", cancellationToken).ConfigureAwait(false);
                 }
 
-                var ended = await db.ScalarAsync<long>("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()", cancellationToken).ConfigureAwait(false);
+                await db.ExecuteAsync("SELECT pg_reload_conf()", cancellationToken).ConfigureAwait(false);
+                await RefuseLoginsAsync(db, cancellationToken).ConfigureAwait(false);
+
+                // No login is accepted now; end every client session, until none is seen twice in a row 100 ms apart (a
+                // login accepted just before the postmaster reloaded would show up in between).
+                var ended = 0L;
+                var deadline = Stopwatch.StartNew();
+                for (var quiet = 0; quiet < 2;)
+                {
+                    var terminated = await db.ScalarAsync<long>("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()", cancellationToken).ConfigureAwait(false);
+                    ended += terminated;
+                    quiet = terminated == 0 ? quiet + 1 : 0;
+                    if (deadline.Elapsed > _options.ConnectTimeout * 5)
+                    {
+                        throw new TimeoutException("client sessions did not end");
+                    }
+
+                    await Task.Delay(quiet == 0 ? 20 : 100, cancellationToken).ConfigureAwait(false);
+                }
+
                 var lsn = await db.ScalarAsync<long>("SELECT (pg_current_wal_lsn() - '0/0'::pg_lsn)::bigint", cancellationToken).ConfigureAwait(false);
                 return (new FailoverStep("fence", started, clock.Elapsed, true,
-                    $"old primary {node} fenced: read-only by default, no commit acknowledged (synchronous_standby_names = '{PostgreSqlFailoverOptions.FencedStandbyName}'), {ended} session(s) ended; its WAL ends at {FormatLsn(lsn)}"), FencingOutcome.Fenced, lsn);
+                    $"old primary {node} fenced: every login refused (pg_hba.conf), {ended} session(s) ended, read-only and no commit acknowledged (synchronous_standby_names = '{PostgreSqlFailoverOptions.FencedStandbyName}'); its WAL ends at {FormatLsn(lsn)}"), FencingOutcome.Fenced, lsn);
             }
             catch (Exception ex) when (ex is NpgsqlException or TimeoutException or InvalidOperationException && !cancellationToken.IsCancellationRequested)
             {
-                return (new FailoverStep("fence", started, clock.Elapsed, false, $"{node} answers but could not be fenced: {Describe(ex)}"), FencingOutcome.Failed, null);
+                failure = Describe(ex);
             }
         }
+
+        if (await FenceThroughHookAsync(index, request, cancellationToken).ConfigureAwait(false) is { Succeeded: true } stopped)
+        {
+            return (stopped with { Detail = $"{node} answers but could not be fenced over SQL ({failure}); {stopped.Detail}" }, FencingOutcome.Fenced, null);
+        }
+
+        return (new FailoverStep("fence", started, clock.Elapsed, false, $"{node} answers but could not be fenced: {failure}"), FencingOutcome.Failed, null);
     }
 
-    private async Task<bool> IsFencedAsync(PostgreSqlConnectionOptions node, CancellationToken cancellationToken)
+    /// <summary>
+    /// Refuses every new login but replication: <c>pg_hba.conf</c> is rewritten to <c>reject</c> everything (its replication
+    /// lines kept, so a standby can still fetch the last WAL), the original saved beside it as
+    /// <c>pg_hba.conf.healthmate-before-fence</c>, and the configuration reloaded. A file, not a catalog change: nothing of
+    /// the fence is in the WAL the standby replays, so the promoted standby takes logins as before. Needs the right to
+    /// write server files (superuser or <c>pg_write_server_files</c>).
+    /// </summary>
+    private static async Task RefuseLoginsAsync(NpgsqlConnection db, CancellationToken cancellationToken)
     {
-        var probe = await OpenAsync(node, cancellationToken, _options.ConnectTimeout).ConfigureAwait(false);
-        await using (probe.ConfigureAwait(false))
+        // CSV with a delimiter and a quote character no line holds: each line is written exactly as it is.
+        const string Raw = "WITH (FORMAT csv, DELIMITER E'\\x01', QUOTE E'\\x02')";
+        var hba = await db.ScalarAsync<string>("SELECT current_setting('hba_file')", cancellationToken).ConfigureAwait(false);
+        var backup = hba + ".healthmate-before-fence";
+        var lines = $"SELECT nullif(rtrim(line, E'\\r'), '') AS line, n FROM regexp_split_to_table(rtrim(pg_read_file({ConnInfo.SqlLiteral(hba)}), E'\\n'), E'\\n') WITH ORDINALITY AS l(line, n)";
+        if (!await db.ScalarAsync<bool>($"SELECT coalesce((pg_stat_file({ConnInfo.SqlLiteral(backup)}, true)).size IS NOT NULL, false)", cancellationToken).ConfigureAwait(false))
         {
-            return await probe.ScalarAsync<string>("SELECT current_setting('synchronous_standby_names')", cancellationToken).ConfigureAwait(false) == PostgreSqlFailoverOptions.FencedStandbyName;
+            await db.ExecuteAsync($"COPY (SELECT line FROM ({lines}) AS o ORDER BY n) TO {ConnInfo.SqlLiteral(backup)} {Raw}", cancellationToken).ConfigureAwait(false);
         }
+
+        await db.ExecuteAsync($"""
+            COPY (
+              SELECT line FROM (
+                SELECT 0::bigint AS n, '# Fenced by HealthMate.Backup: every login but replication is refused. The original is pg_hba.conf.healthmate-before-fence.' AS line
+                UNION ALL SELECT n, line FROM ({lines}) AS o WHERE line ~ '^\s*(local|host\S*)\s+(\S*,)?replication[\s,]'
+                UNION ALL SELECT 1000000, 'local all all reject'
+                UNION ALL SELECT 1000001, 'host all all all reject'
+              ) AS fence ORDER BY n
+            ) TO {ConnInfo.SqlLiteral(hba)} {Raw}
+            """, cancellationToken).ConfigureAwait(false);
+        await db.ExecuteAsync("SELECT pg_reload_conf()", cancellationToken).ConfigureAwait(false);
     }
 
     private async Task<FailoverStep> CatchUpAsync(PostgreSqlConnectionOptions target, long lsn, CancellationToken cancellationToken)
@@ -141,8 +195,9 @@ public sealed partial class PostgreSqlFailoverStrategy
         }
     }
 
-    /// <summary>Promotes and waits until the server assigns a transaction id; returns the last replayed position and when it became writable.</summary>
-    private async Task<(long Replayed, DateTimeOffset WritableAt)> PromoteAsync(PostgreSqlConnectionOptions target, CancellationToken cancellationToken)
+    /// <summary>Promotes and waits until the server assigns a transaction id; returns the last replayed position, when it
+    /// became writable and its new timeline.</summary>
+    private async Task<(long Replayed, DateTimeOffset WritableAt, long Timeline)> PromoteAsync(PostgreSqlConnectionOptions target, CancellationToken cancellationToken)
     {
         var db = await OpenAsync(target, cancellationToken, _options.ConnectTimeout).ConfigureAwait(false);
         await using (db.ConfigureAwait(false))
@@ -162,7 +217,8 @@ public sealed partial class PostgreSqlFailoverStrategy
             await db.ExecuteAsync("BEGIN; SELECT pg_current_xact_id(); ROLLBACK;", cancellationToken).ConfigureAwait(false);
             var writableAt = _time.GetUtcNow();
             var replayed = await db.ScalarAsync<long>("SELECT (coalesce(pg_last_wal_replay_lsn(), '0/0') - '0/0'::pg_lsn)::bigint", cancellationToken).ConfigureAwait(false);
-            return (replayed, writableAt);
+            var timeline = await db.ScalarAsync<long>("SELECT ('x' || substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8))::bit(32)::bigint", cancellationToken).ConfigureAwait(false);
+            return (replayed, writableAt, timeline);
         }
     }
 }

@@ -12,58 +12,136 @@ public sealed partial class PostgreSqlFailoverStrategy
     {
         var clock = Stopwatch.StartNew();
         var data = new Dictionary<string, object>(StringComparer.Ordinal);
+        await LoadTopologyAsync(force: false, cancellationToken).ConfigureAwait(false);
         var current = CurrentIndex();
-        var findings = new List<string>();
-        foreach (var index in Enumerable.Range(0, _nodes.Count).OrderBy(i => i == current ? 0 : 1))
+        if (await ProbePrimaryAsync(current, data, cancellationToken).ConfigureAwait(false) is { } healthy)
+        {
+            return healthy with { Duration = clock.Elapsed };
+        }
+
+        // The primary does not answer as one: another host may have failed over (read the record again), and every other
+        // server is asked what it is (the WAL receivers' state feeds the isolation rule).
+        var findings = new List<string> { (string)data["finding"] };
+        data.Remove("finding");
+        await LoadTopologyAsync(force: true, cancellationToken).ConfigureAwait(false);
+        if (CurrentIndex() != current && await ProbePrimaryAsync(CurrentIndex(), data, cancellationToken).ConfigureAwait(false) is { } recorded)
+        {
+            return recorded with { Duration = clock.Elapsed };
+        }
+
+        current = CurrentIndex();
+        (int Index, PrimaryState State)? newest = null;
+        foreach (var index in Enumerable.Range(0, _nodes.Count).Where(i => i != current))
         {
             var node = _nodes[index];
             try
             {
-                var state = await ReadPrimaryStateAsync(node, cancellationToken, _options.ProbeConnectTimeout).ConfigureAwait(false);
-                if (state is null)
+                var state = await ReadNodeStateAsync(node, cancellationToken, _options.ProbeConnectTimeout).ConfigureAwait(false);
+                if (state.Primary is not { } primary)
                 {
-                    findings.Add($"{node}: standby");
-                    continue;
+                    NoteReceiver(index, state.ReceiverStreaming);
+                    findings.Add($"{node}: standby, {(state.ReceiverStreaming ? "streaming from a primary" : $"its WAL receiver has no primary ({ReceiverLostFor(index)?.TotalSeconds:0.0} s)")}");
                 }
-
-                if (state.Fenced)
+                else if (primary.Fenced)
                 {
                     findings.Add($"{node}: fenced old primary");
-                    continue;
                 }
-
-                Observe(index, state);
-                if (index != current)
+                else if (primary.Timeline <= KnownTimeline)
                 {
-                    Adopt(index, $"{node} is the writable primary (found by the probe)");
+                    // A primary on a timeline no newer than the one followed: an old primary back up, never adopted.
+                    findings.Add($"{node}: a primary on timeline {primary.Timeline}, not newer than the followed timeline {KnownTimeline}: an old primary, not adopted");
+                    lock (_gate)
+                    {
+                        _formerPrimaries.Add(index);
+                        _formerCheckedAt = DateTimeOffset.MinValue;
+                    }
                 }
-
-                data["primary"] = node.ToString();
-                data["wal_lsn"] = FormatLsn(state.Lsn);
-                data["synchronous_standby_names"] = state.SynchronousNames;
-                foreach (var (app, sync) in state.Replicas)
+                else if (newest is null || primary.Timeline > newest.Value.State.Timeline)
                 {
-                    data[$"replica.{app}"] = sync;
+                    newest = (index, primary);
                 }
-
-                var replicas = state.Replicas.Count == 0 ? "no standby streaming" : string.Join(", ", state.Replicas.Select(r => $"{r.Key} {r.Value}"));
-                WatchFormerPrimaries();
-                var splitBrain = Volatile.Read(ref _splitBrain);
-                if (splitBrain is not null)
-                {
-                    data["split_brain"] = splitBrain;
-                }
-
-                return new ProbeResult(state.Replicas.Count == 0 && _nodes.Count > 1 || splitBrain is not null ? ProbeStatus.Degraded : ProbeStatus.Healthy,
-                    $"primary {node} takes writes; {replicas}{(splitBrain is null ? string.Empty : "; " + splitBrain)}", clock.Elapsed, data);
             }
             catch (Exception ex) when (IsConnectionFailure(ex, cancellationToken))
             {
-                findings.Add($"{node}: {Describe(ex)}");
+                findings.Add($"{node}: {(RefusesLogins(ex) ? "refuses logins (fenced)" : Describe(ex))}");
             }
         }
 
+        if (newest is { } promoted)
+        {
+            // Promoted by another host (or by hand): its timeline is newer than any this host followed.
+            Adopt(promoted.Index, promoted.State.Timeline, $"{_nodes[promoted.Index]} is the writable primary on the newer timeline {promoted.State.Timeline} (found by the probe)");
+            if (await ProbePrimaryAsync(promoted.Index, data, cancellationToken).ConfigureAwait(false) is { } adopted)
+            {
+                return adopted with { Duration = clock.Elapsed };
+            }
+        }
+
+        WatchFormerPrimaries();
         return new ProbeResult(ProbeStatus.Unhealthy, $"no writable primary: {string.Join("; ", findings)}", clock.Elapsed, data);
+    }
+
+    /// <summary>Probes one server as the primary; <see langword="null"/> (and <c>data["finding"]</c>) when it is not a usable one.</summary>
+    private async Task<ProbeResult?> ProbePrimaryAsync(int index, Dictionary<string, object> data, CancellationToken cancellationToken)
+    {
+        var node = _nodes[index];
+        PrimaryState state;
+        try
+        {
+            var read = await ReadNodeStateAsync(node, cancellationToken, _options.ProbeConnectTimeout).ConfigureAwait(false);
+            if (read.Primary is null)
+            {
+                data["finding"] = $"{node}: standby";
+                return null;
+            }
+
+            state = read.Primary;
+        }
+        catch (Exception ex) when (IsConnectionFailure(ex, cancellationToken))
+        {
+            data["finding"] = $"{node}: {(RefusesLogins(ex) ? "refuses logins (fenced)" : Describe(ex))}";
+            return null;
+        }
+
+        if (state.Fenced)
+        {
+            data["finding"] = $"{node}: fenced old primary";
+            return null;
+        }
+
+        Observe(index, state);
+        lock (_gate)
+        {
+            _timeline = Math.Max(_timeline, state.Timeline);
+            Array.Clear(_receiverLostSince);
+        }
+
+        data["primary"] = node.ToString();
+        data["wal_lsn"] = FormatLsn(state.Lsn);
+        data["timeline"] = state.Timeline;
+        data["synchronous_standby_names"] = state.SynchronousNames;
+        foreach (var (app, sync) in state.Replicas)
+        {
+            data[$"replica.{app}"] = sync;
+        }
+
+        var replicas = state.Replicas.Count == 0 ? "no standby streaming" : string.Join(", ", state.Replicas.Select(r => $"{r.Key} {r.Value}"));
+        WatchFormerPrimaries();
+        var splitBrain = Volatile.Read(ref _splitBrain);
+        if (splitBrain is not null)
+        {
+            data["split_brain"] = splitBrain;
+        }
+
+        if (Volatile.Read(ref _topologyError) is { } untrusted)
+        {
+            data["topology"] = untrusted;
+        }
+
+        // Read-only by an operator's setting is maintenance: up, degraded, never "down" (so never failed over).
+        var degraded = state.Replicas.Count == 0 && _nodes.Count > 1 || splitBrain is not null || state.ReadOnly || data.ContainsKey("topology");
+        return new ProbeResult(degraded ? ProbeStatus.Degraded : ProbeStatus.Healthy,
+            $"primary {node} {(state.ReadOnly ? "is up but read-only (default_transaction_read_only = on: maintenance?)" : "takes writes")}; {replicas}{(splitBrain is null ? string.Empty : "; " + splitBrain)}", TimeSpan.Zero, data);
     }
 
     /// <summary>
@@ -114,11 +192,16 @@ public sealed partial class PostgreSqlFailoverStrategy
             PrimaryState? state;
             try
             {
-                state = await ReadPrimaryStateAsync(node, CancellationToken.None, _options.ConnectTimeout).ConfigureAwait(false);
+                state = (await ReadNodeStateAsync(node, CancellationToken.None, _options.ConnectTimeout).ConfigureAwait(false)).Primary;
             }
             catch (Exception ex) when (IsConnectionFailure(ex, CancellationToken.None))
             {
-                continue; // still down
+                if (RefusesLogins(ex))
+                {
+                    findings.Add($"replaced primary {node} is up again, fenced (it refuses logins); rebuild it as a standby");
+                }
+
+                continue; // still down, or fenced
             }
 
             if (state is null)
@@ -137,7 +220,7 @@ public sealed partial class PostgreSqlFailoverStrategy
                 continue;
             }
 
-            var (fence, outcome, _) = await FenceCoreAsync(index, CancellationToken.None).ConfigureAwait(false);
+            var (fence, outcome, _) = await FenceCoreAsync(index, new FailoverRequest { Reason = "a replaced primary came back as a primary" }, CancellationToken.None).ConfigureAwait(false);
             findings.Add(outcome == FencingOutcome.Fenced
                 ? $"replaced primary {node} came back as a primary and was fenced; rebuild it as a standby"
                 : $"SPLIT BRAIN: replaced primary {node} came back as a primary and could not be fenced ({fence.Detail}); stop it now");

@@ -5,7 +5,9 @@ namespace HealthMate.Backup.PostgreSql;
 /// <content>Connections and the state queries the other parts share.</content>
 public sealed partial class PostgreSqlFailoverStrategy
 {
-    private async Task<PrimaryState?> ReadPrimaryStateAsync(PostgreSqlConnectionOptions node, CancellationToken cancellationToken, TimeSpan? connectTimeout)
+    /// <summary>Reads what a server is now: a primary (its WAL position, timeline, synchronous standbys), or a standby
+    /// (whether its WAL receiver streams from a primary).</summary>
+    private async Task<NodeState> ReadNodeStateAsync(PostgreSqlConnectionOptions node, CancellationToken cancellationToken, TimeSpan? connectTimeout)
     {
         var db = await OpenAsync(node, cancellationToken, connectTimeout).ConfigureAwait(false);
         await using (db.ConfigureAwait(false))
@@ -15,7 +17,9 @@ public sealed partial class PostgreSqlFailoverStrategy
                        CASE WHEN pg_is_in_recovery() THEN 0 ELSE (pg_current_wal_lsn() - '0/0'::pg_lsn)::bigint END,
                        current_setting('synchronous_standby_names'),
                        current_setting('default_transaction_read_only') = 'on',
-                       coalesce((SELECT string_agg(application_name || '=' || sync_state, ',') FROM pg_stat_replication WHERE state = 'streaming'), '')
+                       coalesce((SELECT string_agg(application_name || '=' || sync_state, ',') FROM pg_stat_replication WHERE state = 'streaming'), ''),
+                       CASE WHEN pg_is_in_recovery() THEN 0 ELSE ('x' || substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8))::bit(32)::bigint END,
+                       EXISTS (SELECT 1 FROM pg_stat_wal_receiver WHERE status = 'streaming')
                 """, db);
             await using (command.ConfigureAwait(false))
             {
@@ -25,13 +29,13 @@ public sealed partial class PostgreSqlFailoverStrategy
                     await reader.ReadAsync(cancellationToken).ConfigureAwait(false);
                     if (reader.GetBoolean(0))
                     {
-                        return null;
+                        return new NodeState(null, reader.GetBoolean(6));
                     }
 
                     var names = reader.GetString(2);
                     var replicas = reader.GetString(4).Split(',', StringSplitOptions.RemoveEmptyEntries)
                         .Select(p => p.Split('=', 2)).GroupBy(p => p[0], StringComparer.Ordinal).ToDictionary(g => g.Key, g => g.First()[1], StringComparer.Ordinal);
-                    return new PrimaryState(reader.GetInt64(1), names, replicas, reader.GetBoolean(3) || names == PostgreSqlFailoverOptions.FencedStandbyName);
+                    return new NodeState(new PrimaryState(reader.GetInt64(1), names, replicas, names == PostgreSqlFailoverOptions.FencedStandbyName, reader.GetBoolean(3), reader.GetInt64(5)), false);
                 }
             }
         }
@@ -49,7 +53,10 @@ public sealed partial class PostgreSqlFailoverStrategy
                        pg_last_xact_replay_timestamp(),
                        CASE WHEN pg_is_in_recovery() THEN pg_get_wal_replay_pause_state() ELSE 'not paused' END,
                        coalesce((SELECT substring(conninfo FROM 'application_name=([^ ]+)') FROM pg_stat_wal_receiver),
-                                nullif(current_setting('cluster_name'), ''), 'walreceiver')
+                                substring(current_setting('primary_conninfo') FROM 'application_name=''?([^'' ]+)'),
+                                nullif(current_setting('cluster_name'), ''), 'walreceiver'),
+                       EXISTS (SELECT 1 FROM pg_stat_wal_receiver WHERE status = 'streaming'),
+                       (SELECT setting::bigint FROM pg_settings WHERE name = 'wal_receiver_timeout')
                 """, db);
             await using (command.ConfigureAwait(false))
             {
@@ -63,7 +70,9 @@ public sealed partial class PostgreSqlFailoverStrategy
                         reader.GetInt64(2),
                         reader.IsDBNull(3) ? null : reader.GetFieldValue<DateTimeOffset>(3),
                         reader.GetString(4),
-                        reader.GetString(5));
+                        reader.GetString(5),
+                        reader.GetBoolean(6),
+                        TimeSpan.FromMilliseconds(Math.Max(0, reader.GetInt64(7))));
                 }
             }
         }
@@ -72,34 +81,55 @@ public sealed partial class PostgreSqlFailoverStrategy
     private static async Task<NpgsqlConnection> OpenAsync(PostgreSqlConnectionOptions node, CancellationToken cancellationToken, TimeSpan? connectTimeout)
     {
         var db = node.OpenConnection(node.MaintenanceDatabase, connectTimeout is { } limit ? Math.Clamp((int)Math.Ceiling(limit.TotalSeconds), 1, node.ConnectTimeoutSeconds) : null);
-        try
+        if (connectTimeout is not { } timeout)
         {
-            if (connectTimeout is { } timeout)
-            {
-                using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-                deadline.CancelAfter(timeout);
-                try
-                {
-                    await db.OpenAsync(deadline.Token).ConfigureAwait(false);
-                }
-                catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
-                {
-                    throw new TimeoutException($"no answer within {timeout.TotalSeconds:0.#} s");
-                }
-            }
-            else
+            try
             {
                 await db.OpenAsync(cancellationToken).ConfigureAwait(false);
+                return db;
             }
+            catch
+            {
+                await db.DisposeAsync().ConfigureAwait(false);
+                throw;
+            }
+        }
 
+        // A server behind a silent partition accepts the TCP connection and never answers; Npgsql then waits in its
+        // authentication exchange past both its Timeout and a cancelled token. Stop waiting at the deadline, and let the
+        // abandoned attempt dispose its connection whenever it ends (a reset, the link back).
+        var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        deadline.CancelAfter(timeout);
+        var opening = db.OpenAsync(deadline.Token);
+        _ = opening.ContinueWith(
+            async (task, state) =>
+            {
+                var (connection, source) = ((NpgsqlConnection, CancellationTokenSource))state!;
+                source.Dispose();
+                if (task.IsFaulted || task.IsCanceled)
+                {
+                    await connection.DisposeAsync().ConfigureAwait(false);
+                }
+            },
+            (db, deadline),
+            CancellationToken.None,
+            TaskContinuationOptions.None,
+            TaskScheduler.Default);
+        try
+        {
+            await opening.WaitAsync(timeout, cancellationToken).ConfigureAwait(false);
             return db;
         }
-        catch
+        catch (Exception ex) when (ex is TimeoutException or OperationCanceledException && !cancellationToken.IsCancellationRequested)
         {
-            await db.DisposeAsync().ConfigureAwait(false);
-            throw;
+            // If the attempt still succeeds later, its connection is closed then.
+            _ = opening.ContinueWith(async (task, state) => await ((NpgsqlConnection)state!).DisposeAsync().ConfigureAwait(false), db, CancellationToken.None, TaskContinuationOptions.OnlyOnRanToCompletion, TaskScheduler.Default);
+            throw new TimeoutException($"no answer within {timeout.TotalSeconds:0.#} s");
         }
     }
+
+    /// <summary>Whether the server refused the login by a <c>reject</c> line of its <c>pg_hba.conf</c> (our fence).</summary>
+    private static bool RefusesLogins(Exception ex) => ex is PostgresException { SqlState: "28000" } pg && pg.MessageText.Contains("pg_hba.conf rejects connection", StringComparison.Ordinal);
 
     private static bool IsConnectionFailure(Exception ex, CancellationToken cancellationToken) =>
         !cancellationToken.IsCancellationRequested && ex is NpgsqlException or TimeoutException or System.Net.Sockets.SocketException or InvalidOperationException;
@@ -109,7 +139,12 @@ public sealed partial class PostgreSqlFailoverStrategy
 
     private static string FormatLsn(long lsn) => new Lsn((ulong)lsn).ToString();
 
-    private sealed record PrimaryState(long Lsn, string SynchronousNames, IReadOnlyDictionary<string, string> Replicas, bool Fenced);
+    /// <summary>A primary as read: <paramref name="Fenced"/> is our fence's mark (<c>synchronous_standby_names</c>);
+    /// <paramref name="ReadOnly"/> alone is an operator's maintenance, not a fence.</summary>
+    private sealed record PrimaryState(long Lsn, string SynchronousNames, IReadOnlyDictionary<string, string> Replicas, bool Fenced, bool ReadOnly, long Timeline);
 
-    private sealed record StandbyState(bool InRecovery, long? ReceivedLsn, long ReplayedLsn, DateTimeOffset? ReplayTimestamp, string PauseState, string ApplicationName);
+    /// <summary>A server as read: <paramref name="Primary"/> when it is not in recovery; else whether its WAL receiver streams.</summary>
+    private sealed record NodeState(PrimaryState? Primary, bool ReceiverStreaming);
+
+    private sealed record StandbyState(bool InRecovery, long? ReceivedLsn, long ReplayedLsn, DateTimeOffset? ReplayTimestamp, string PauseState, string ApplicationName, bool ReceiverStreaming, TimeSpan ReceiverTimeout);
 }

@@ -1,26 +1,37 @@
 using System.Diagnostics;
 using HealthMate.Backup.Failover;
 using HealthMate.Backup.Health;
+using Npgsql;
 
 namespace HealthMate.Backup.PostgreSql;
 
 /// <summary>
 /// Fails a PostgreSQL primary over to a streaming standby, and probes "is there a writable primary" for the monitor.
+/// It never makes a second primary that takes writes (the safety argument is in docs/disaster-recovery.md):
 /// <list type="number">
-/// <item><b>Check</b>: the standby is in recovery with replay not paused, and the committed data it lacks (the primary's
-/// live WAL position if reachable, else the last position the probe saw) is within the RPO budget. If the primary
-/// commits synchronously (<c>synchronous_standby_names</c>), only the standby it was last seen committing to
-/// synchronously is eligible: any other may miss acknowledged commits.</item>
-/// <item><b>Fence</b>: if the old primary answers, it stops taking writes before anything is promoted
-/// (<c>default_transaction_read_only</c>, <c>synchronous_standby_names</c> set to a standby that does not exist so no
-/// commit is acknowledged, client sessions ended), and the standby is given time to receive its last WAL. If it does
-/// not answer it is recorded as not fenced.</item>
+/// <item><b>Decide</b>: a primary that answers and takes writes is never replaced automatically (only on a manual
+/// request, fenced first). One that does not answer is replaced only if it is <i>fenced</i> (the
+/// <see cref="PostgreSqlFailoverOptions.FenceHook"/> stopped it) or <i>isolated</i>: the chosen standby's WAL receiver
+/// has been without a primary for <see cref="PostgreSqlFailoverOptions.IsolationTime"/>, no observer (standby or
+/// <see cref="PostgreSqlFailoverOptions.Witnesses">witness</see>) still reaches it, and a majority of observers
+/// confirm they cannot. Otherwise the failover is refused with the reason.</item>
+/// <item><b>Check</b>: the standby is in recovery with replay not paused, and the committed data it may lack is within
+/// the RPO budget. If the primary commits synchronously, only a standby that holds every acknowledged commit is
+/// eligible.</item>
+/// <item><b>Fence</b>: a reachable old primary stops taking writes before anything is promoted: every new login but
+/// replication refused (its <c>pg_hba.conf</c> rewritten to <c>reject</c>, a file the standby never replays), every
+/// client session ended, and, as a second line,
+/// <c>default_transaction_read_only</c> and a <c>synchronous_standby_names</c> no standby has; then the standby is given
+/// time to receive its last WAL.</item>
 /// <item><b>Promote</b>: <c>pg_promote</c>, then wait until the standby assigns a transaction id (accepts writes).</item>
-/// <item><b>Re-point</b>: the new primary is published to the <see cref="IEndpointRegistry"/>; clients using
-/// <see cref="PostgreSqlFailoverOptions.ClientConnectionString"/> find it by themselves.</item>
+/// <item><b>Record and re-point</b>: the new primary and its timeline are recorded in the
+/// <see cref="IFailoverTopologyStore"/> under the decider's fencing token, and published to the
+/// <see cref="IEndpointRegistry"/>; clients using <see cref="PostgreSqlFailoverOptions.ClientConnectionString"/> find
+/// it by themselves.</item>
 /// </list>
-/// The probe (same name as the strategy) is healthy when the current primary answers and takes writes; when it does
-/// not, the other servers are asked, so a promotion done by another host is adopted.
+/// The probe (same name as the strategy) is healthy when the current primary answers and takes writes. When it does
+/// not, the recorded topology is read again and the other servers are asked: a primary on a newer timeline (promoted
+/// by another host) is adopted; one on an older timeline is an old primary and is fenced, never adopted.
 /// Fail over through <see cref="IFailoverCoordinator"/> (or a playbook), which holds the failover lease: calling
 /// <see cref="FailOverAsync"/> directly from two hosts at once is not protected against.
 /// </summary>
@@ -45,14 +56,19 @@ public sealed partial class PostgreSqlFailoverStrategy : IFencingFailoverStrateg
     /// <param name="options">The servers and limits; validated here.</param>
     /// <param name="endpoints">Where to publish the new primary, or <see langword="null"/>.</param>
     /// <param name="timeProvider">The clock, or <see langword="null"/> for the system clock.</param>
-    public PostgreSqlFailoverStrategy(PostgreSqlFailoverOptions options, IEndpointRegistry? endpoints = null, TimeProvider? timeProvider = null)
+    /// <param name="topology">Where the current primary is recorded, or <see langword="null"/> to keep it in this
+    /// process only (a restarted host then starts again from <see cref="PostgreSqlFailoverOptions.Primary"/>).</param>
+    public PostgreSqlFailoverStrategy(PostgreSqlFailoverOptions options, IEndpointRegistry? endpoints = null, TimeProvider? timeProvider = null, IFailoverTopologyStore? topology = null)
     {
         ArgumentNullException.ThrowIfNull(options);
         OptionsCheck.ThrowIfInvalid(options.Validate(), nameof(options));
         _options = options;
         _nodes = [options.Primary, .. options.Standbys];
+        _witnesses = [.. options.Witnesses];
         _endpoints = endpoints;
         _time = timeProvider ?? TimeProvider.System;
+        _topology = topology;
+        _receiverLostSince = new long?[_nodes.Count];
     }
 
     /// <inheritdoc cref="IFailoverStrategy.Name" />
@@ -74,7 +90,8 @@ public sealed partial class PostgreSqlFailoverStrategy : IFencingFailoverStrateg
     public async Task<FailoverCheck> CheckAsync(FailoverRequest request, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(request);
-        var (check, _) = await CheckCoreAsync(request, cancellationToken).ConfigureAwait(false);
+        await LoadTopologyAsync(force: false, cancellationToken).ConfigureAwait(false);
+        var (check, _, _) = await CheckCoreAsync(request, waitForIsolation: false, cancellationToken).ConfigureAwait(false);
         return check;
     }
 
@@ -82,7 +99,8 @@ public sealed partial class PostgreSqlFailoverStrategy : IFencingFailoverStrateg
     public async Task<FailoverStep> FenceAsync(FailoverRequest request, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(request);
-        var (step, _, _) = await FenceCoreAsync(CurrentIndex(), cancellationToken).ConfigureAwait(false);
+        await LoadTopologyAsync(force: false, cancellationToken).ConfigureAwait(false);
+        var (step, _, _) = await FenceCoreAsync(CurrentIndex(), request, cancellationToken).ConfigureAwait(false);
         return step;
     }
 
@@ -92,11 +110,12 @@ public sealed partial class PostgreSqlFailoverStrategy : IFencingFailoverStrateg
         ArgumentNullException.ThrowIfNull(request);
         var steps = new List<FailoverStep>();
         var data = new Dictionary<string, object>(StringComparer.Ordinal);
-        var oldPrimary = CurrentIndex();
 
         var started = _time.GetUtcNow();
         var clock = Stopwatch.StartNew();
-        var (check, candidate) = await CheckCoreAsync(request, cancellationToken).ConfigureAwait(false);
+        await LoadTopologyAsync(force: true, cancellationToken).ConfigureAwait(false);
+        var oldPrimary = CurrentIndex();
+        var (check, candidate, condition) = await CheckCoreAsync(request, waitForIsolation: _options.FenceHook is null, cancellationToken).ConfigureAwait(false);
         steps.Add(new FailoverStep("check", started, clock.Elapsed, check.CanFailOver, check.Reason));
         foreach (var (key, value) in check.Data)
         {
@@ -108,40 +127,92 @@ public sealed partial class PostgreSqlFailoverStrategy : IFencingFailoverStrateg
             return new FailoverResult { Succeeded = false, Refused = true, Description = $"not failed over: {check.Reason}", Steps = steps, Data = data };
         }
 
-        var (fence, fencing, fencedLsn) = await FenceCoreAsync(oldPrimary, cancellationToken).ConfigureAwait(false);
-        steps.Add(fence);
-        if (fencing == FencingOutcome.Failed && !_options.PromoteIfFencingFails)
+        // Stop the old primary taking writes: over SQL when it answers, else through the fence hook; without a fence,
+        // only a confirmed isolation lets the promotion go on.
+        FencingOutcome fencing;
+        long? fencedLsn = null;
+        if (condition is PrimaryCondition.Writable or PrimaryCondition.ReadOnly)
         {
-            return new FailoverResult { Succeeded = false, Description = $"not failed over: the old primary answers but could not be fenced ({fence.Detail})", Steps = steps, Fencing = fencing, Data = data };
+            var (fence, outcome, lsn) = await FenceCoreAsync(oldPrimary, request, cancellationToken).ConfigureAwait(false);
+            steps.Add(fence);
+            (fencing, fencedLsn) = (outcome, lsn);
+            if (fencing == FencingOutcome.Failed && !_options.PromoteIfFencingFails)
+            {
+                return new FailoverResult { Succeeded = false, Refused = true, Description = $"not failed over: the old primary answers but could not be fenced ({fence.Detail})", Steps = steps, Fencing = fencing, Data = data };
+            }
+        }
+        else if (condition is PrimaryCondition.Fenced or PrimaryCondition.InRecovery)
+        {
+            fencing = FencingOutcome.Fenced;
+        }
+        else
+        {
+            var hooked = await FenceThroughHookAsync(oldPrimary, request, cancellationToken).ConfigureAwait(false);
+            if (hooked is { } step)
+            {
+                steps.Add(step);
+            }
+
+            if (hooked is { Succeeded: true })
+            {
+                fencing = FencingOutcome.Fenced;
+            }
+            else
+            {
+                if (_options.FenceHook is not null)
+                {
+                    // The hook failed: fall back to the isolation rule, now waiting for it.
+                    clock.Restart();
+                    var again = _time.GetUtcNow();
+                    (check, candidate, condition) = await CheckCoreAsync(request, waitForIsolation: true, cancellationToken).ConfigureAwait(false);
+                    steps.Add(new FailoverStep("check-isolation", again, clock.Elapsed, check.CanFailOver && condition == PrimaryCondition.Isolated, check.Reason));
+                    if (!check.CanFailOver || candidate is null || condition != PrimaryCondition.Isolated)
+                    {
+                        return new FailoverResult { Succeeded = false, Refused = true, Description = $"not failed over: the fence hook failed and {check.Reason}", Steps = steps, Data = data };
+                    }
+                }
+
+                fencing = FencingOutcome.Isolated;
+            }
         }
 
         var target = _nodes[candidate.Index];
         var reference = fencedLsn ?? Observed(oldPrimary)?.State.Lsn;
-        if (fencedLsn is { } lsn)
+        if (fencedLsn is { } fenced)
         {
-            steps.Add(await CatchUpAsync(target, lsn, cancellationToken).ConfigureAwait(false));
+            steps.Add(await CatchUpAsync(target, fenced, cancellationToken).ConfigureAwait(false));
         }
 
         var promoteStarted = _time.GetUtcNow();
         clock.Restart();
-        var (replayed, writableAt) = await PromoteAsync(target, cancellationToken).ConfigureAwait(false);
-        steps.Add(new FailoverStep("promote", promoteStarted, clock.Elapsed, true, $"{target} promoted; accepts writes after {clock.Elapsed.TotalMilliseconds:0} ms"));
-
-        long? lostBytes = reference is { } r ? Math.Max(0, r - replayed) : null;
-        TimeSpan? dataLoss = lostBytes switch
+        long replayed;
+        DateTimeOffset writableAt;
+        long timeline;
+        try
         {
-            0 => TimeSpan.Zero,
-            null => null,
-            _ => candidate.ReplayAge,
-        };
+            (replayed, writableAt, timeline) = await PromoteAsync(target, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is NpgsqlException or TimeoutException or InvalidOperationException or System.Net.Sockets.SocketException && !cancellationToken.IsCancellationRequested)
+        {
+            // pg_promote may have been sent: the standby may still become the primary. A failed attempt, not a refusal:
+            // recorded, and it counts for the cooldown so a retry does not promote a second standby.
+            steps.Add(new FailoverStep("promote", promoteStarted, clock.Elapsed, false, $"{target} was asked to promote and did not confirm: {Describe(ex)}"));
+            return new FailoverResult { Succeeded = false, Description = $"{target} may or may not have been promoted in place of {_nodes[oldPrimary]} ({fencing}): {Describe(ex)}; the probe adopts it if it becomes the primary", Steps = steps, Fencing = fencing, Data = data };
+        }
+
+        steps.Add(new FailoverStep("promote", promoteStarted, clock.Elapsed, true, $"{target} promoted on timeline {timeline}; accepts writes after {clock.Elapsed.TotalMilliseconds:0} ms"));
+
+        var (lostBytes, dataLoss) = DataLossOf(condition, reference, replayed, candidate);
         data["replayed_lsn"] = FormatLsn(replayed);
+        data["timeline"] = timeline;
         if (reference is { } known)
         {
             data["old_primary_lsn"] = FormatLsn(known);
         }
 
+        steps.Add(await RecordTopologyAsync(candidate.Index, timeline, request, cancellationToken).ConfigureAwait(false));
         var repointStarted = _time.GetUtcNow();
-        Adopt(candidate.Index, $"{_nodes[oldPrimary]} failed over ({request.Reason})");
+        Adopt(candidate.Index, timeline, $"{_nodes[oldPrimary]} failed over ({request.Reason})");
         steps.Add(new FailoverStep("re-point", repointStarted, _time.GetUtcNow() - repointStarted, true, $"{Name} now at {target.Host}:{target.Port}"));
         if (_nodes.Count > 2)
         {
@@ -151,7 +222,7 @@ public sealed partial class PostgreSqlFailoverStrategy : IFencingFailoverStrateg
         return new FailoverResult
         {
             Succeeded = true,
-            Description = $"{target} promoted in place of {_nodes[oldPrimary]} ({fencing}); {(lostBytes is null ? "data loss unknown (the old primary's last position was never seen)" : $"{lostBytes} WAL bytes not carried over")}",
+            Description = $"{target} promoted in place of {_nodes[oldPrimary]} ({fencing}); {DescribeLoss(condition, lostBytes, candidate)}",
             Steps = steps,
             Fencing = fencing,
             NewEndpoint = $"{target.Host}:{target.Port}",
@@ -186,10 +257,11 @@ public sealed partial class PostgreSqlFailoverStrategy : IFencingFailoverStrateg
         }
     }
 
-    private void Adopt(int index, string reason)
+    private void Adopt(int index, long timeline, string reason)
     {
         lock (_gate)
         {
+            _timeline = Math.Max(_timeline, timeline);
             if (_primary == index)
             {
                 return;
@@ -199,6 +271,7 @@ public sealed partial class PostgreSqlFailoverStrategy : IFencingFailoverStrateg
             _formerPrimaries.Remove(index);
             _primary = index;
             _formerCheckedAt = DateTimeOffset.MinValue;
+            Array.Clear(_receiverLostSince);
         }
 
         var node = _nodes[index];

@@ -12,6 +12,12 @@ using Microsoft.Extensions.DependencyInjection;
 //   prune STORE REPLICA                applies retention (stream backups: keep the last 3); prints ACK prune N
 //   restore-tree STORE - ID TARGET     restores a file-tree backup into TARGET; prints ACK restore FILES
 // The key comes from HM_FAULT_KEY (base64). Exit 0 when done; the tests kill it (SIGKILL) where it pauses.
+//   failover STORE - LEASE-SECONDS     fails 'database' over by hand (servers from HM_FAULT_FAILOVER); prints PAUSED fence, then hangs
+if (args is ["failover", var failoverStore, "-", var lease])
+{
+    return await FailoverCommand.RunAsync(failoverStore, lease);
+}
+
 var pause = PauseSpec.Parse(args.SkipWhile(a => a != "--pause").Skip(1).FirstOrDefault());
 var positional = args.TakeWhile(a => a != "--pause").ToArray();
 var (command, store, replicaPath) = (positional[0], positional[1], positional[2]);

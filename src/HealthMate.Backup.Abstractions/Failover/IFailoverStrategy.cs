@@ -79,6 +79,11 @@ public enum FencingOutcome
 
     /// <summary>The old primary was reachable but fencing it failed.</summary>
     Failed,
+
+    /// <summary>The old primary could not be reached and was confirmed cut off from every observer (its standbys' WAL
+    /// receivers lost it, and a majority of observers cannot reach it); it was not fenced and must not come back as a
+    /// primary.</summary>
+    Isolated,
 }
 
 /// <summary>One step of a failover.</summary>

@@ -295,6 +295,7 @@ public static class BackupDRServiceCollectionExtensions
         services.TryAddSingleton<HealthMate.Backup.Recovery.IRecoveryRecords>(sp => sp.GetRequiredService<HealthMate.Backup.Recovery.RecoveryRecords>());
         services.TryAddSingleton<HealthMate.Backup.Failover.IApprovalGate, HealthMate.Backup.Failover.ApprovalGate>();
         services.TryAddSingleton<HealthMate.Backup.Failover.IEndpointRegistry, HealthMate.Backup.Failover.EndpointRegistry>();
+        services.TryAddSingleton<HealthMate.Backup.Failover.IFailoverTopologyStore, HealthMate.Backup.Failover.StorageFailoverTopologyStore>();
         services.TryAddSingleton<HealthMate.Backup.Failover.FailoverCoordinator>();
         services.TryAddSingleton<HealthMate.Backup.Failover.IFailoverCoordinator>(sp => sp.GetRequiredService<HealthMate.Backup.Failover.FailoverCoordinator>());
         services.TryAddSingleton<HealthMate.Backup.Playbooks.IPlaybookRunner, HealthMate.Backup.Playbooks.PlaybookRunner>();

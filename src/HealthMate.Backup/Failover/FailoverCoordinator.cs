@@ -117,7 +117,8 @@ internal sealed class FailoverCoordinator : BackgroundService, IFailoverCoordina
     {
         var strategy = Strategy(component);
         var objective = _records.Objective(_options.Resolve(component).Tier);
-        return strategy.CheckAsync(new FailoverRequest { Reason = "readiness check", RpoBudget = objective?.Rpo }, cancellationToken);
+        // "Could it fail over if asked": a working primary does not make the standby ineligible (as for a manual request).
+        return strategy.CheckAsync(new FailoverRequest { Reason = "readiness check", RpoBudget = objective?.Rpo, Manual = true }, cancellationToken);
     }
 
     public Task<FailoverDecision> FailOverAsync(string component, string reason, string actor, bool isDrill = false, CancellationToken cancellationToken = default)
@@ -188,7 +189,7 @@ internal sealed class FailoverCoordinator : BackgroundService, IFailoverCoordina
                 catch (Exception ex) when (ex is not OperationCanceledException || !stoppingToken.IsCancellationRequested)
                 {
                     Log.FailoverDecisionFailed(_logger, component, ex);
-                    decision = new FailoverDecision(component, FailoverOutcome.Failed, ex.Message, _time.GetUtcNow());
+                    decision = await FinishAsync(new FailoverDecision(component, FailoverOutcome.Failed, $"the decision failed: {ex.GetType().Name}: {ex.Message}", _time.GetUtcNow()), "monitor", audit: true).ConfigureAwait(false);
                 }
 
                 if (decision.Outcome is FailoverOutcome.FailedOver or FailoverOutcome.Recovered or FailoverOutcome.Rejected)
@@ -244,11 +245,14 @@ internal sealed class FailoverCoordinator : BackgroundService, IFailoverCoordina
     {
         if (!manual)
         {
+            // Every attempt counts, not only successes: a failed one may have promoted a standby after all (a promote
+            // that timed out), and a retry must not promote a second one.
             var since = _time.GetUtcNow() - options.Cooldown;
-            var last = await _records.ListAsync(since, cancellationToken).Where(r => r.Kind == RecoveryKind.Failover && r.Name == component && r.Succeeded && r.RestoredAt >= since).LastOrDefaultAsync(cancellationToken).ConfigureAwait(false);
+            var last = await _records.ListAsync(since, cancellationToken).Where(r => r.Kind == RecoveryKind.Failover && r.Name == component && (r.RestoredAt ?? r.DetectedAt) >= since).LastOrDefaultAsync(cancellationToken).ConfigureAwait(false);
             if (last is not null)
             {
-                return await FinishAsync(new FailoverDecision(component, FailoverOutcome.CoolingDown, $"{component} failed over at {last.RestoredAt:u} (record {last.Id}); the cooldown of {options.Cooldown} has not passed", _time.GetUtcNow()), actor, audit: false).ConfigureAwait(false);
+                var what = last.Succeeded ? $"failed over at {last.RestoredAt:u}" : $"had a failed failover attempt decided at {last.DetectedAt:u}";
+                return await FinishAsync(new FailoverDecision(component, FailoverOutcome.CoolingDown, $"{component} {what} (record {last.Id}); the cooldown of {options.Cooldown} has not passed", _time.GetUtcNow()), actor, audit: false).ConfigureAwait(false);
             }
 
             if (_monitor?.GetStatus(options.Probe ?? component) is { State: not ComponentState.Down } status)
@@ -274,10 +278,26 @@ internal sealed class FailoverCoordinator : BackgroundService, IFailoverCoordina
             }
 
             actor = $"{actor}, approved by {answer.By}";
+
+            // The approval may have taken minutes: decide on what is true now, not on what the person was shown.
+            if (_monitor?.GetStatus(options.Probe ?? component) is { State: not ComponentState.Down } now)
+            {
+                return await FinishAsync(new FailoverDecision(component, FailoverOutcome.Recovered, $"approved, but {now.Name} is {now.State} again: not failed over", _time.GetUtcNow()), actor, audit: true).ConfigureAwait(false);
+            }
         }
 
         await lease.EnsureHeldAsync(cancellationToken).ConfigureAwait(false);
-        var result = await strategy.FailOverAsync(request, cancellationToken).ConfigureAwait(false);
+        FailoverResult result;
+        try
+        {
+            result = await strategy.FailOverAsync(request, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+        {
+            // The strategy may have changed something before it threw: a failed attempt, recorded so it counts for the cooldown.
+            Log.FailoverDecisionFailed(_logger, component, ex);
+            result = new FailoverResult { Succeeded = false, Description = $"the failover threw {ex.GetType().Name}: {ex.Message}" };
+        }
         if (result.Refused)
         {
             // Refused by its own check before it changed anything: not a failed failover.

@@ -34,12 +34,14 @@ public sealed class DisasterRecoveryScenarioTests
         Assert.True(report.Outcome == PlaybookOutcome.Succeeded, string.Join("\n", report.Steps.Select(s => $"{s.Name} {s.Outcome}: {s.Output}")));
         Assert.All(report.Steps, s => Assert.Equal(PlaybookStepOutcome.Succeeded, s.Outcome));
         Assert.Contains("unreachable", report.Steps[0].Output, StringComparison.Ordinal);
-        Assert.Equal("Unreachable", report.Steps[1].Data["fencing"]);
+        Assert.Equal("Isolated", report.Steps[1].Data["fencing"]);
         Assert.Contains("takes writes", report.Steps[3].Output, StringComparison.Ordinal);
         Assert.False(await pair.ScalarAsync<bool>(pair.Standby, "SELECT pg_is_in_recovery()"));
         Assert.Equal(1000L, await pair.ScalarAsync<long>(pair.Standby, "SELECT count(*) FROM patients"));
         Assert.True(report.Rto > TimeSpan.Zero && report.Rto < TimeSpan.FromMinutes(15), $"RTO {report.Rto}");
-        Assert.Equal(TimeSpan.Zero, report.Rpo);
+        // Asynchronous and not fenced: the RPO is the bound on what the old primary may have committed alone (since
+        // the standby last heard from it, plus its 5 s wal_receiver_timeout), not a claim of zero.
+        Assert.True(report.Rpo > TimeSpan.Zero && report.Rpo < TimeSpan.FromSeconds(30), $"RPO {report.Rpo}");
 
         var records = await host.Records.ListAsync(crashedAt.AddMinutes(-1)).ToListAsync();
         var drill = Assert.Single(records, r => r.Kind == RecoveryKind.Playbook);

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using HealthMate.Backup.Failover;
 using HealthMate.Backup.Health;
+using HealthMate.Backup.Hooks;
 using HealthMate.Backup.Recovery;
 using HealthMate.Backup.Tests.Support;
 using Npgsql;
@@ -55,7 +56,7 @@ public sealed class PostgreSqlFailoverTests
 
         // The measured recovery: stored, from the first failed probe to the promoted standby taking writes.
         var record = decision.Record!;
-        Assert.Equal(FencingOutcome.Unreachable, record.Fencing);
+        Assert.Equal(FencingOutcome.Isolated, record.Fencing);
         Assert.True(record.Rto > TimeSpan.Zero && record.Rto < TimeSpan.FromMinutes(15), $"RTO {record.Rto}");
         Assert.Equal(TimeSpan.Zero, record.Rpo);
         Assert.True(record.Compliant);
@@ -70,9 +71,8 @@ public sealed class PostgreSqlFailoverTests
 
         // Someone starts the crashed old primary again: it comes back as a second primary, and is fenced within seconds.
         await pair.RestartPrimaryAsync();
-        Assert.False(await pair.ScalarAsync<bool>(pair.Primary, "SELECT pg_is_in_recovery()"));
         await PostgresPair.WaitAsync(async () => (await host.Monitor.ProbeNowAsync("database")).Last!.Description.Contains("came back as a primary and was fenced", StringComparison.Ordinal), "the returned old primary to be fenced");
-        Assert.Equal("on", await pair.ScalarAsync<string>(pair.Primary, "SHOW default_transaction_read_only"));
+        await AssertRefusesLoginsAsync(pair.Primary);
         Assert.Equal(ProbeStatus.Degraded, host.Monitor.GetStatus("database")!.Last!.Status);
 
         Console.WriteLine($"sync failover: first write {(firstWrite - crashedAt).TotalMilliseconds:0} ms after the crash; recorded RTO {record.Rto?.TotalMilliseconds:0} ms; {acknowledgedBeforeCrash.Count} acknowledged before the crash, all present");
@@ -139,7 +139,7 @@ public sealed class PostgreSqlFailoverTests
 
         // And it is the candidate for the next failover.
         await host.Monitor.ProbeNowAsync("database");
-        var next = await host.Strategy.CheckAsync(new FailoverRequest { Reason = "what if" });
+        var next = await host.Strategy.CheckAsync(new FailoverRequest { Reason = "what if", Manual = true });
         Assert.True(next.CanFailOver, next.Reason);
         Assert.Equal(other.ToString(), next.Data["candidate"]);
     }
@@ -178,16 +178,29 @@ public sealed class PostgreSqlFailoverTests
     }
 
     [Fact]
-    public async Task A_hung_primary_is_failed_over_and_fenced_when_it_wakes_up()
+    public async Task A_hung_primary_whose_standby_still_streams_is_failed_over_only_once_the_fence_hook_has_stopped_it()
     {
         await using var pair = await PostgresPair.StartAsync();
-        var options = pair.FailoverOptions();
+        var marker = Path.Combine(Path.GetTempPath(), $"hm-fence-{Guid.NewGuid():N}");
+        // The infrastructure fence: kill the postmaster (SIGKILL works on a stopped process); its sessions and WAL
+        // sender end with it. A real one stops the VM or the container.
+        var options = pair.FailoverOptions(o => o.FenceHook = new HookOptions
+        {
+            Command = new CommandHookOptions { FileName = "/bin/sh", Arguments = ["-c", $"echo \"$HM_ACTION $HM_TARGET $HM_FENCING_TOKEN\" > '{marker}'; kill -9 $(head -1 '{pair.PrimaryData}/postmaster.pid')"] },
+        });
         await using var host = await new DrHost(options).StartAsync();
         var decided = new TaskCompletionSource<FailoverDecision>(TaskCreationOptions.RunContinuationsAsynchronously);
-        host.Coordinator.Decided += (_, d) => decided.TrySetResult(d);
+        host.Coordinator.Decided += (_, d) =>
+        {
+            if (d.Outcome != FailoverOutcome.Refused)
+            {
+                decided.TrySetResult(d);
+            }
+        };
         await PostgresPair.WaitAsync(() => Task.FromResult(host.Monitor.GetStatus("database")?.State == ComponentState.Up), "the monitor to see the primary");
 
-        // The primary stops answering without closing anything (a hung host): every probe times out.
+        // The postmaster stops answering (a hung host) while its WAL sender still streams to the standby: without the
+        // fence this host could not tell it from a partition of its own.
         var frozenAt = DateTimeOffset.UtcNow;
         pair.SignalPrimary(freeze: true);
         FailoverDecision decision;
@@ -200,17 +213,22 @@ public sealed class PostgreSqlFailoverTests
             pair.SignalPrimary(freeze: false);
         }
 
-        Assert.True(decision.Outcome == FailoverOutcome.FailedOver, decision.Reason);
-        Assert.Equal(FencingOutcome.Unreachable, decision.Result!.Fencing);
-        Console.WriteLine($"hung primary: standby writable {(decision.Result.RestoredAt!.Value - frozenAt).TotalMilliseconds:0} ms after the freeze; down after {(decision.Record!.DetectedAt - frozenAt).TotalMilliseconds:0} ms; steps {string.Join(", ", decision.Result.Steps.Select(s => $"{s.Name} {s.Duration.TotalMilliseconds:0} ms"))}");
-        Assert.False(await pair.ScalarAsync<bool>(pair.Standby, "SELECT pg_is_in_recovery()"));
-
-        // Woken up, it is a primary again; the probe finds and fences it.
-        await PostgresPair.WaitAsync(async () => (await host.Monitor.ProbeNowAsync("database")).Last!.Description.Contains("came back as a primary and was fenced", StringComparison.Ordinal), "the woken primary to be fenced");
-        Assert.Equal("on", await pair.ScalarAsync<string>(pair.Primary, "SHOW default_transaction_read_only"));
-        await using var client = new NpgsqlConnection(options.ClientConnectionString("postgres", TargetSessionAttributes.ReadWrite));
-        await client.OpenAsync();
-        Assert.Equal(pair.Standby.Port, client.Port);
+        try
+        {
+            Assert.True(decision.Outcome == FailoverOutcome.FailedOver, decision.Reason);
+            Assert.Equal(FencingOutcome.Fenced, decision.Result!.Fencing);
+            Assert.Matches(@"^fence database:127\.0\.0\.1:\d+ \d+$", (await File.ReadAllTextAsync(marker)).Trim());
+            Assert.Contains("fenced by the fence hook", decision.Result.Steps.Single(s => s.Name == "fence").Detail, StringComparison.Ordinal);
+            Console.WriteLine($"hung primary: standby writable {(decision.Result.RestoredAt!.Value - frozenAt).TotalMilliseconds:0} ms after the freeze; steps {string.Join(", ", decision.Result.Steps.Select(s => $"{s.Name} {s.Duration.TotalMilliseconds:0} ms"))}");
+            Assert.False(await pair.ScalarAsync<bool>(pair.Standby, "SELECT pg_is_in_recovery()"));
+            await using var client = new NpgsqlConnection(options.ClientConnectionString("postgres"));
+            await client.OpenAsync();
+            Assert.Equal(pair.Standby.Port, client.Port);
+        }
+        finally
+        {
+            File.Delete(marker);
+        }
     }
 
     [Fact]
@@ -219,7 +237,7 @@ public sealed class PostgreSqlFailoverTests
         await using var pair = await PostgresPair.StartAsync();
         await using var host = new DrHost(pair.FailoverOptions(o => o.RpoBudget = TimeSpan.FromSeconds(1)));
         await host.Monitor.ProbeNowAsync("database");
-        var request = new FailoverRequest { Reason = "test", RpoBudget = TimeSpan.FromSeconds(1) };
+        var request = new FailoverRequest { Reason = "test", RpoBudget = TimeSpan.FromSeconds(1), Manual = true };
         var eligible = await host.Strategy.CheckAsync(request);
         Assert.True(eligible.CanFailOver, eligible.Reason);
 
@@ -264,7 +282,7 @@ public sealed class PostgreSqlFailoverTests
         Assert.True(decision.Outcome == FailoverOutcome.FailedOver, decision.Reason);
         var result = decision.Result!;
         Assert.Equal(FencingOutcome.Fenced, result.Fencing);
-        Assert.Equal(["check", "fence", "catch-up", "promote", "re-point"], result.Steps.Select(s => s.Name));
+        Assert.Equal(["check", "fence", "catch-up", "promote", "record-topology", "re-point"], result.Steps.Select(s => s.Name));
         var fence = result.Steps.Single(s => s.Name == "fence");
         var promote = result.Steps.Single(s => s.Name == "promote");
         Assert.True(fence.StartedAt + fence.Duration <= promote.StartedAt);
@@ -275,16 +293,8 @@ public sealed class PostgreSqlFailoverTests
         await writer.FirstAcknowledgedOnAsync($"{pair.Standby.Host}:{pair.Standby.Port}", TimeSpan.FromSeconds(30));
         await writer.StopAsync();
 
-        // The old primary: read-only by default, and a session that insists cannot get a commit acknowledged.
-        Assert.Equal("on", await pair.ScalarAsync<string>(pair.Primary, "SHOW default_transaction_read_only"));
-        var refused = await Assert.ThrowsAsync<PostgresException>(() => pair.ExecuteAsync(pair.Primary, "CREATE TABLE after_fence (x int)"));
-        Assert.Equal("25006", refused.SqlState);
-        await using (var insisting = pair.Primary.OpenConnection("postgres"))
-        {
-            await insisting.OpenAsync();
-            await using var command = new NpgsqlCommand("SET default_transaction_read_only = off; CREATE TABLE insisted (x int)", insisting) { CommandTimeout = 2 };
-            await Assert.ThrowsAnyAsync<Exception>(() => command.ExecuteNonQueryAsync());
-        }
+        // The old primary takes no login at all (Regression_SplitBrainTests shows a session that insists gets nothing).
+        await AssertRefusesLoginsAsync(pair.Primary);
 
         // No write was acknowledged by the old primary after the fence, and every acknowledged write is on the new one.
         var primaryAddress = $"{pair.Primary.Host}:{pair.Primary.Port}";
@@ -294,6 +304,18 @@ public sealed class PostgreSqlFailoverTests
         Assert.Contains(writer.Acknowledged, a => a.Host == $"{pair.Standby.Host}:{pair.Standby.Port}");
         Assert.Contains(await host.Records.ListAuditAsync(DateTimeOffset.UtcNow.AddMinutes(-5)).ToListAsync(), a => a.Actor == "operator@example" && a.Outcome == "FailedOver");
         AssertNoSecret(pair, host, decision);
+    }
+
+    /// <summary>A fenced old primary: every login refused by its pg_hba.conf.</summary>
+    internal static async Task AssertRefusesLoginsAsync(HealthMate.Backup.PostgreSql.PostgreSqlConnectionOptions node)
+    {
+        var refused = await Assert.ThrowsAsync<PostgresException>(async () =>
+        {
+            await using var connection = node.OpenConnection("postgres");
+            await connection.OpenAsync();
+        });
+        Assert.Equal("28000", refused.SqlState);
+        Assert.Contains("pg_hba.conf rejects connection", refused.MessageText, StringComparison.Ordinal);
     }
 
     /// <summary>The password reaches no record, no audit entry, no result and no probe answer.</summary>

@@ -21,7 +21,7 @@ internal static class FaultHostProcess
 {
     private static readonly TimeSpan Limit = TimeSpan.FromSeconds(90);
 
-    internal static async Task<FaultHostRun> RunAsync(byte[] key, IEnumerable<string> arguments, string? pause = null, TimeSpan? killAfter = null)
+    internal static async Task<FaultHostRun> RunAsync(byte[] key, IEnumerable<string> arguments, string? pause = null, TimeSpan? killAfter = null, IReadOnlyDictionary<string, string>? environment = null)
     {
         var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
         start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "healthmate-fault-host.dll"));
@@ -37,6 +37,11 @@ internal static class FaultHostProcess
         }
 
         start.Environment["HM_FAULT_KEY"] = Convert.ToBase64String(key);
+        foreach (var (name, value) in environment ?? new Dictionary<string, string>())
+        {
+            start.Environment[name] = value;
+        }
+
         using var process = Process.Start(start)!;
         var error = process.StandardError.ReadToEndAsync();
         var paused = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);

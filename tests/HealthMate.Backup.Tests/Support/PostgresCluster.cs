@@ -73,7 +73,12 @@ internal sealed class PostgresCluster : IAsyncDisposable
 
             var primary = cluster._directories[ClusterNode.Primary];
             await Script("start", primary);
-            await Task.WhenAll(StandbyNodes.Select(s => Script("standby", primary, cluster._directories[s])));
+            foreach (var standby in StandbyNodes)
+            {
+                // One at a time: two concurrent base backups' checkpoints can remove a WAL segment the other still streams.
+                await Script("standby", primary, cluster._directories[standby]);
+            }
+
             await cluster.ConnectAsync();
             return cluster;
         }

@@ -63,6 +63,13 @@ internal sealed class PostgresPair : IAsyncDisposable
             await pair.ExecuteAsync(pair.Primary, "ALTER SYSTEM SET synchronous_standby_names = '*'; SELECT pg_reload_conf();");
         }
 
+        // A silent primary is noticed by the standbys' WAL receivers in 5 s rather than 60 (docs/disaster-recovery.md
+        // recommends it): it bounds how long an unfenced asynchronous primary may have committed alone.
+        foreach (var node in new[] { pair.Standby, pair.SecondStandby }.OfType<PostgreSqlConnectionOptions>())
+        {
+            await pair.ExecuteAsync(node, "ALTER SYSTEM SET wal_receiver_timeout = '5s'; SELECT pg_reload_conf();");
+        }
+
         await WaitAsync(async () => await pair.ScalarAsync<long>(pair.Primary, $"SELECT count(*) FROM pg_stat_replication WHERE state = 'streaming'{(synchronous ? " AND sync_state = 'sync'" : string.Empty)}") == standbys, "the standbys to stream");
         return pair;
     }
