@@ -23,7 +23,6 @@ internal static class FailoverBenchmark
     internal static async Task<int> RunAsync(string[] args)
     {
         var drills = int.Parse(EndToEnd.Option(args, "--drills") ?? "10", CultureInfo.InvariantCulture);
-        var partition = args.Contains("--partition");
         var probe = new MonitoredProbeOptions();
         if (EndToEnd.Option(args, "--interval-ms") is { } interval)
         {
@@ -38,23 +37,23 @@ internal static class FailoverBenchmark
         var monitorOptions = new HealthMonitorOptions();
         monitorOptions.Probes["database"] = probe;
         var settings = monitorOptions.Resolve("database");
-        Console.WriteLine($"{drills} {(partition ? "partition (whole primary frozen, SIGSTOP to its process group)" : "crash")} drills; standby wal_receiver_timeout 5 s; monitor interval {settings.Interval.TotalSeconds} s, timeout {settings.Timeout.TotalSeconds} s, {settings.FailureThreshold} failures within {settings.FailureWindow.TotalSeconds} s; client Host Recheck Seconds=1; {Environment.ProcessorCount} cores");
+        Console.WriteLine($"{drills} crash drills; standby wal_receiver_timeout 5 s; monitor interval {settings.Interval.TotalSeconds} s, timeout {settings.Timeout.TotalSeconds} s, {settings.FailureThreshold} failures within {settings.FailureWindow.TotalSeconds} s; client Host Recheck Seconds=1; {Environment.ProcessorCount} cores");
         Console.WriteLine($"{"drill",5} {"detect ms",10} {"writable ms",12} {"first write ms",15} {"recorded RTO ms",16} {"lost acked",11}");
         var firstWrites = new List<double>();
         for (var i = 1; i <= drills; i++)
         {
-            var (detect, writable, first, recorded, lost) = await DrillAsync(probe, partition);
+            var (detect, writable, first, recorded, lost) = await DrillAsync(probe);
             firstWrites.Add(first);
             Console.WriteLine($"{i,5} {detect,10:0} {writable,12:0} {first,15:0} {recorded,16:0} {lost,11}");
         }
 
         firstWrites.Sort();
         var median = drills % 2 == 1 ? firstWrites[drills / 2] : (firstWrites[(drills / 2) - 1] + firstWrites[drills / 2]) / 2;
-        Console.WriteLine($"{(partition ? "partition" : "crash")} to first write on the new primary: median {median:0} ms, max {firstWrites[^1]:0} ms, min {firstWrites[0]:0} ms over {drills} drills");
+        Console.WriteLine($"crash to first write on the new primary: median {median:0} ms, max {firstWrites[^1]:0} ms, min {firstWrites[0]:0} ms over {drills} drills");
         return firstWrites[^1] < 10_000 ? 0 : 1;
     }
 
-    private static async Task<(double Detect, double Writable, double First, double Recorded, int Lost)> DrillAsync(MonitoredProbeOptions probe, bool partition)
+    private static async Task<(double Detect, double Writable, double First, double Recorded, int Lost)> DrillAsync(MonitoredProbeOptions probe)
     {
         var script = ServiceScripts.Find("postgres.sh");
         var primaryDir = Path.Combine(Path.GetTempPath(), $"hm-pg-failover-primary-{Guid.NewGuid():N}");
@@ -98,6 +97,11 @@ internal static class FailoverBenchmark
             var decided = new TaskCompletionSource<FailoverDecision>(TaskCreationOptions.RunContinuationsAsynchronously);
             provider.GetRequiredService<IFailoverCoordinator>().Decided += (_, d) =>
             {
+                if (d.Outcome == FailoverOutcome.Refused && Environment.GetEnvironmentVariable("HM_BENCH_VERBOSE") == "1")
+                {
+                    Console.Error.WriteLine($"  refused: {d.Reason}");
+                }
+
                 if (d.Outcome is FailoverOutcome.FailedOver or FailoverOutcome.Failed)
                 {
                     decided.TrySetResult(d); // refusals while the isolation is being confirmed are part of the drill
@@ -122,31 +126,8 @@ internal static class FailoverBenchmark
             await Task.Delay(1500);
 
             var crashedAt = DateTimeOffset.UtcNow;
-            var postmaster = File.ReadLines(Path.Combine(primaryDir, "data", "postmaster.pid")).First();
-            if (partition)
-            {
-                // Silent to everyone, as behind a network partition: connections are accepted by the kernel and never
-                // answered, the WAL sender stops sending (pg_ctl made the postmaster a process-group leader).
-                await ServiceScripts.RunAsync("kill", ["-STOP", "--", "-" + postmaster]);
-            }
-            else
-            {
-                await AsPostgresAsync(Path.Combine(primary.ToolsDirectory!, "pg_ctl"), "-D", Path.Combine(primaryDir, "data"), "-m", "immediate", "-w", "stop");
-            }
-
-            FailoverDecision decision;
-            try
-            {
-                decision = await decided.Task.WaitAsync(TimeSpan.FromSeconds(120));
-            }
-            finally
-            {
-                if (partition)
-                {
-                    await ServiceScripts.RunAsync("kill", ["-KILL", "--", "-" + postmaster]);
-                }
-            }
-
+            await AsPostgresAsync(Path.Combine(primary.ToolsDirectory!, "pg_ctl"), "-D", Path.Combine(primaryDir, "data"), "-m", "immediate", "-w", "stop");
+            var decision = await decided.Task.WaitAsync(TimeSpan.FromSeconds(120));
             var clock = Stopwatch.StartNew();
             while (!acked.Any(a => a.Port == standby.Port) && clock.Elapsed < TimeSpan.FromSeconds(60))
             {

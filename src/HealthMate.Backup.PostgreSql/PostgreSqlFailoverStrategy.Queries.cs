@@ -12,14 +12,14 @@ public sealed partial class PostgreSqlFailoverStrategy
         var db = await OpenAsync(node, cancellationToken, connectTimeout).ConfigureAwait(false);
         await using (db.ConfigureAwait(false))
         {
-            var command = new NpgsqlCommand("""
+            var command = new NpgsqlCommand($"""
                 SELECT pg_is_in_recovery(),
                        CASE WHEN pg_is_in_recovery() THEN 0 ELSE (pg_current_wal_lsn() - '0/0'::pg_lsn)::bigint END,
                        current_setting('synchronous_standby_names'),
                        current_setting('default_transaction_read_only') = 'on',
                        coalesce((SELECT string_agg(application_name || '=' || sync_state, ',') FROM pg_stat_replication WHERE state = 'streaming'), ''),
                        CASE WHEN pg_is_in_recovery() THEN 0 ELSE ('x' || substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8))::bit(32)::bigint END,
-                       EXISTS (SELECT 1 FROM pg_stat_wal_receiver WHERE status = 'streaming')
+                       {ReceiverStreaming}
                 """, db);
             await using (command.ConfigureAwait(false))
             {
@@ -46,7 +46,7 @@ public sealed partial class PostgreSqlFailoverStrategy
         var db = await OpenAsync(node, cancellationToken, _options.ConnectTimeout).ConfigureAwait(false);
         await using (db.ConfigureAwait(false))
         {
-            var command = new NpgsqlCommand("""
+            var command = new NpgsqlCommand($"""
                 SELECT pg_is_in_recovery(),
                        (pg_last_wal_receive_lsn() - '0/0'::pg_lsn)::bigint,
                        (coalesce(pg_last_wal_replay_lsn(), '0/0') - '0/0'::pg_lsn)::bigint,
@@ -55,7 +55,7 @@ public sealed partial class PostgreSqlFailoverStrategy
                        coalesce((SELECT substring(conninfo FROM 'application_name=([^ ]+)') FROM pg_stat_wal_receiver),
                                 substring(current_setting('primary_conninfo') FROM 'application_name=''?([^'' ]+)'),
                                 nullif(current_setting('cluster_name'), ''), 'walreceiver'),
-                       EXISTS (SELECT 1 FROM pg_stat_wal_receiver WHERE status = 'streaming'),
+                       {ReceiverStreaming},
                        (SELECT setting::bigint FROM pg_settings WHERE name = 'wal_receiver_timeout')
                 """, db);
             await using (command.ConfigureAwait(false))
@@ -127,6 +127,18 @@ public sealed partial class PostgreSqlFailoverStrategy
             throw new TimeoutException($"no answer within {timeout.TotalSeconds:0.#} s");
         }
     }
+
+    /// <summary>
+    /// Whether a standby's WAL receiver hears from a primary now: streaming, and a message received within
+    /// <c>wal_receiver_timeout</c> (the receiver pings at half of it, so a healthy idle link always has one). The status
+    /// alone is not enough: PostgreSQL reports <c>streaming</c> as soon as the receiver starts, also while it waits,
+    /// possibly for ever, on a primary that accepted the connection and never answers.
+    /// </summary>
+    private const string ReceiverStreaming = """
+        EXISTS (SELECT 1 FROM pg_stat_wal_receiver, (SELECT setting::bigint AS ms FROM pg_settings WHERE name = 'wal_receiver_timeout') AS t
+                WHERE status = 'streaming' AND last_msg_receipt_time IS NOT NULL
+                  AND (t.ms <= 0 OR last_msg_receipt_time > now() - t.ms * interval '1 millisecond'))
+        """;
 
     /// <summary>Whether the server refused the login by a <c>reject</c> line of its <c>pg_hba.conf</c> (our fence).</summary>
     private static bool RefusesLogins(Exception ex) => ex is PostgresException { SqlState: "28000" } pg && pg.MessageText.Contains("pg_hba.conf rejects connection", StringComparison.Ordinal);
