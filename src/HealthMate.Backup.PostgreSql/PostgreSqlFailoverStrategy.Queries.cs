@@ -96,22 +96,21 @@ public sealed partial class PostgreSqlFailoverStrategy
         }
 
         // A server behind a silent partition accepts the TCP connection and never answers; Npgsql then waits in its
-        // authentication exchange past both its Timeout and a cancelled token. Stop waiting at the deadline, and let the
-        // abandoned attempt dispose its connection whenever it ends (a reset, the link back).
+        // authentication exchange past both its Timeout and a cancelled token. Stop waiting at the deadline; the attempt,
+        // left behind, disposes what it opened whenever it ends (a reset, the link back).
         var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         deadline.CancelAfter(timeout);
         var opening = db.OpenAsync(deadline.Token);
+        var abandoned = false;
         _ = opening.ContinueWith(
-            async (task, state) =>
+            async task =>
             {
-                var (connection, source) = ((NpgsqlConnection, CancellationTokenSource))state!;
-                source.Dispose();
-                if (task.IsFaulted || task.IsCanceled)
+                deadline.Dispose();
+                if (!task.IsCompletedSuccessfully || Volatile.Read(ref abandoned))
                 {
-                    await connection.DisposeAsync().ConfigureAwait(false);
+                    await db.DisposeAsync().ConfigureAwait(false);
                 }
             },
-            (db, deadline),
             CancellationToken.None,
             TaskContinuationOptions.None,
             TaskScheduler.Default);
@@ -120,10 +119,15 @@ public sealed partial class PostgreSqlFailoverStrategy
             await opening.WaitAsync(timeout, cancellationToken).ConfigureAwait(false);
             return db;
         }
-        catch (Exception ex) when (ex is TimeoutException or OperationCanceledException && !cancellationToken.IsCancellationRequested)
+        catch (Exception ex) when (ex is TimeoutException or OperationCanceledException)
         {
-            // If the attempt still succeeds later, its connection is closed then.
-            _ = opening.ContinueWith(async (task, state) => await ((NpgsqlConnection)state!).DisposeAsync().ConfigureAwait(false), db, CancellationToken.None, TaskContinuationOptions.OnlyOnRanToCompletion, TaskScheduler.Default);
+            Volatile.Write(ref abandoned, true);
+            if (opening.IsCompletedSuccessfully)
+            {
+                await db.DisposeAsync().ConfigureAwait(false); // it opened just after the deadline
+            }
+
+            cancellationToken.ThrowIfCancellationRequested();
             throw new TimeoutException($"no answer within {timeout.TotalSeconds:0.#} s");
         }
     }

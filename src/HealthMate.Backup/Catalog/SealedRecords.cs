@@ -18,12 +18,8 @@ internal sealed class SealedRecords<T>(BackupEnvironment environment, EnvelopeKi
     internal byte[] Seal(T value) => ManifestSerializer.Seal(JsonSerializer.SerializeToUtf8Bytes(value, json), environment.KeyRing, envelope);
 
     /// <summary>Stores a record at <paramref name="key"/> (relative to the prefix); an existing one is never replaced.</summary>
-    internal async Task AddAsync(string key, T value, CancellationToken cancellationToken) =>
-        await environment.Storage.PutIfAbsentAsync(environment.Layout.Prefix + key, Seal(value), cancellationToken).ConfigureAwait(false);
-
-    /// <summary>Stores a record at <paramref name="key"/> (relative to the prefix) unless one is there.</summary>
-    /// <returns><see langword="true"/> if this call stored it.</returns>
-    internal async Task<bool> TryAddAsync(string key, T value, CancellationToken cancellationToken) =>
+    /// <returns><see langword="true"/> if this call stored it; <see langword="false"/> if one was there.</returns>
+    internal async Task<bool> AddAsync(string key, T value, CancellationToken cancellationToken) =>
         await environment.Storage.PutIfAbsentAsync(environment.Layout.Prefix + key, Seal(value), cancellationToken).ConfigureAwait(false);
 
     /// <summary>Reads the record at <paramref name="key"/> (relative to the prefix), or <see langword="null"/> if there is none.</summary>

@@ -52,7 +52,7 @@ internal sealed class StorageFailoverTopologyStore(IServiceProvider services) : 
             return false;
         }
 
-        return await Records.TryAddAsync(Key(topology.Component, topology.FencingToken), topology, cancellationToken).ConfigureAwait(false);
+        return await Records.AddAsync(Key(topology.Component, topology.FencingToken), topology, cancellationToken).ConfigureAwait(false);
     }
 
     private static void Validate(string component)

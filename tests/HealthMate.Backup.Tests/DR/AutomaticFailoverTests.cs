@@ -11,7 +11,7 @@ namespace HealthMate.Backup.Tests.DR;
 public sealed class AutomaticFailoverTests
 {
     /// <summary>A probe whose answer the test sets.</summary>
-    private sealed class SwitchProbe(string name) : IHealthProbe
+    internal sealed class SwitchProbe(string name) : IHealthProbe
     {
         public volatile bool Up = true;
 
@@ -21,7 +21,10 @@ public sealed class AutomaticFailoverTests
             ValueTask.FromResult(new ProbeResult(Up ? ProbeStatus.Healthy : ProbeStatus.Unhealthy, Up ? "answers" : "refuses connections", TimeSpan.Zero, new Dictionary<string, object>()));
     }
 
-    private static DrHost Host(SwitchProbe probe, string marker, bool approval) => new(
+    /// <summary>A host whose <c>application</c> component fails over through a command hook that appends to
+    /// <paramref name="marker"/>, or through <paramref name="strategy"/> when one is given (a registered strategy wins
+    /// over the hook).</summary>
+    internal static DrHost Host(SwitchProbe probe, string marker, bool approval, IFailoverStrategy? strategy = null) => new(
         failover: null,
         configure: o =>
         {
@@ -36,7 +39,14 @@ public sealed class AutomaticFailoverTests
                 Hook = new HookOptions { Command = new CommandHookOptions { FileName = "/bin/sh", Arguments = ["-c", $"echo \"$HM_ACTION $HM_TARGET token=$HM_FENCING_TOKEN\" >> '{marker}'"] } },
             };
         },
-        services: s => s.AddBackupDR().AddHealthProbe(_ => probe));
+        services: s =>
+        {
+            var builder = s.AddBackupDR().AddHealthProbe(_ => probe);
+            if (strategy is not null)
+            {
+                builder.AddFailoverStrategy(_ => strategy);
+            }
+        });
 
     [Fact]
     public async Task An_automatic_failover_that_needs_approval_waits_for_it_and_a_second_outage_inside_the_cooldown_is_left_alone()

@@ -23,11 +23,8 @@ public sealed class PartitionScenarioTests
     public async Task The_coordinator_cut_off_from_a_primary_that_clients_and_standbys_still_reach_promotes_nothing_and_says_why()
     {
         await using var cluster = await PostgresCluster.StartAsync(synchronous: true);
-        await using var host = await new DrHost(cluster.FailoverOptions()).StartAsync();
-        var decisions = Record(host);
-        await UpAsync(host);
-        await using var checker = await AckChecker.StartAsync(cluster, cluster.ClientConnectionString(TargetSessionAttributes.ReadWrite));
-        await checker.WaitForAcknowledgedAsync(50, TimeSpan.FromSeconds(30));
+        await using var scenario = await WritingAsync(cluster);
+        var (host, decisions, checker) = scenario;
 
         cluster.CoordinatorLink(ClusterNode.Primary).Cut();
         await PostgresPair.WaitAsync(() => Task.FromResult(decisions.Count(d => d.Outcome == FailoverOutcome.Refused) + decisions.Count(d => d.Outcome == FailoverOutcome.FailedOver) >= 3), "three decisions", 60);
@@ -47,11 +44,8 @@ public sealed class PartitionScenarioTests
     public async Task A_synchronous_primary_isolated_from_everyone_is_replaced_once_the_isolation_is_confirmed_and_comes_back_fenced()
     {
         await using var cluster = await PostgresCluster.StartAsync(synchronous: true);
-        await using var host = await new DrHost(cluster.FailoverOptions()).StartAsync();
-        var decisions = Record(host);
-        await UpAsync(host);
-        await using var checker = await AckChecker.StartAsync(cluster, cluster.ClientConnectionString(TargetSessionAttributes.ReadWrite));
-        await checker.WaitForAcknowledgedAsync(50, TimeSpan.FromSeconds(30));
+        await using var scenario = await WritingAsync(cluster);
+        var (host, decisions, checker) = scenario;
 
         var isolatedAt = DateTimeOffset.UtcNow;
         cluster.Isolate(ClusterNode.Primary, LinkMode.BlackHole);
@@ -78,11 +72,8 @@ public sealed class PartitionScenarioTests
     {
         await using var cluster = await PostgresCluster.StartAsync(synchronous: false);
         var options = cluster.FailoverOptions(o => o.FenceHook = new HookOptions { Command = new CommandHookOptions { FileName = "/bin/sh", Arguments = ["-c", "sleep 600"], Timeout = TimeSpan.FromSeconds(2) } });
-        await using var host = await new DrHost(options).StartAsync();
-        var decisions = Record(host);
-        await UpAsync(host);
-        await using var checker = await AckChecker.StartAsync(cluster, cluster.ClientConnectionString(TargetSessionAttributes.ReadWrite));
-        await checker.WaitForAcknowledgedAsync(50, TimeSpan.FromSeconds(30));
+        await using var scenario = await WritingAsync(cluster, options);
+        var (host, decisions, checker) = scenario;
 
         cluster.Isolate(ClusterNode.Primary, LinkMode.BlackHole);
         await FailedOverAsync(decisions, 90);
@@ -110,11 +101,8 @@ public sealed class PartitionScenarioTests
     public async Task A_flapping_link_to_the_primary_never_promotes()
     {
         await using var cluster = await PostgresCluster.StartAsync(synchronous: false);
-        await using var host = await new DrHost(cluster.FailoverOptions()).StartAsync();
-        var decisions = Record(host);
-        await UpAsync(host);
-        await using var checker = await AckChecker.StartAsync(cluster, cluster.ClientConnectionString(TargetSessionAttributes.ReadWrite));
-        await checker.WaitForAcknowledgedAsync(50, TimeSpan.FromSeconds(30));
+        await using var scenario = await WritingAsync(cluster);
+        var (host, decisions, checker) = scenario;
 
         // The primary's links (coordinator and replication) go down for 3 s and up for 1 s, eight times: long enough
         // for the monitor to call it down, never long enough for its standbys to have lost it for the isolation time.
@@ -208,6 +196,18 @@ public sealed class PartitionScenarioTests
         }
     }
 
+    /// <summary>A started host over the cluster (its own options, or the cluster's), its decisions, and the checker
+    /// writing through the clients' links with 50 writes acknowledged.</summary>
+    private static async Task<Scenario> WritingAsync(PostgresCluster cluster, PostgreSqlFailoverOptions? options = null)
+    {
+        var host = await new DrHost(options ?? cluster.FailoverOptions()).StartAsync();
+        var decisions = Record(host);
+        await UpAsync(host);
+        var checker = await AckChecker.StartAsync(cluster, cluster.ClientConnectionString(TargetSessionAttributes.ReadWrite));
+        await checker.WaitForAcknowledgedAsync(50, TimeSpan.FromSeconds(30));
+        return new Scenario(host, decisions, checker);
+    }
+
     private static ConcurrentQueue<FailoverDecision> Record(DrHost host)
     {
         var decisions = new ConcurrentQueue<FailoverDecision>();
@@ -243,6 +243,16 @@ public sealed class PartitionScenarioTests
         if (maxLossAllowed is { } allowed)
         {
             Assert.True(cleanLost.Count <= allowed, $"acknowledged writes lost: {string.Join(", ", cleanLost)}");
+        }
+    }
+
+    /// <summary>A scenario's host, decisions and checker; disposing stops the checker, then the host.</summary>
+    private sealed record Scenario(DrHost Host, ConcurrentQueue<FailoverDecision> Decisions, AckChecker Checker) : IAsyncDisposable
+    {
+        public async ValueTask DisposeAsync()
+        {
+            await Checker.DisposeAsync();
+            await Host.DisposeAsync();
         }
     }
 

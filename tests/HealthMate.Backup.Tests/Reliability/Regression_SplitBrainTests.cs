@@ -1,7 +1,6 @@
 using System.Collections.Concurrent;
 using HealthMate.Backup.Failover;
 using HealthMate.Backup.Health;
-using HealthMate.Backup.Hooks;
 using HealthMate.Backup.Recovery;
 using HealthMate.Backup.Tests.DR;
 using HealthMate.Backup.Tests.Support;
@@ -103,7 +102,10 @@ public sealed class Regression_SplitBrainTests
         var key = System.Security.Cryptography.RandomNumberGenerator.GetBytes(32);
         try
         {
-            await using (var first = new DrHost(pair.FailoverOptions(), root: root, key: key))
+            // 3 s to answer, not 1: a single manual failover refuses at once if a standby is slow to accept a login, as
+            // one was once in a full run on two busy cores.
+            var options = pair.FailoverOptions(o => o.ConnectTimeout = TimeSpan.FromSeconds(3));
+            await using (var first = new DrHost(options, root: root, key: key))
             {
                 await first.Monitor.ProbeNowAsync("database");
                 await pair.CrashPrimaryAsync();
@@ -113,7 +115,7 @@ public sealed class Regression_SplitBrainTests
 
             // The old primary is started again, unfenced and writable, before any host looked at it; then a host restarts.
             await pair.RestartPrimaryAsync();
-            await using var restarted = new DrHost(pair.FailoverOptions(), root: root, key: key);
+            await using var restarted = new DrHost(options, root: root, key: key);
             var probe = await restarted.Monitor.ProbeNowAsync("database");
 
             Assert.Equal(pair.Standby.Port, restarted.Strategy.CurrentPrimary.Port);
@@ -132,8 +134,8 @@ public sealed class Regression_SplitBrainTests
     public async Task An_approval_granted_after_the_component_recovered_fails_nothing_over()
     {
         var marker = Path.Combine(Path.GetTempPath(), $"hm-hook-{Guid.NewGuid():N}");
-        var probe = new SwitchProbe("application");
-        await using var host = await HookHost(probe, marker, approval: true, strategy: null).StartAsync();
+        var probe = new AutomaticFailoverTests.SwitchProbe("application");
+        await using var host = await AutomaticFailoverTests.Host(probe, marker, approval: true).StartAsync();
         var decisions = new ConcurrentQueue<FailoverDecision>();
         host.Coordinator.Decided += (_, d) => decisions.Enqueue(d);
         var gate = host.Services.GetRequiredService<IApprovalGate>();
@@ -163,9 +165,9 @@ public sealed class Regression_SplitBrainTests
     [Fact]
     public async Task A_failover_attempt_that_throws_is_recorded_and_starts_the_cooldown()
     {
-        var probe = new SwitchProbe("application");
+        var probe = new AutomaticFailoverTests.SwitchProbe("application");
         var strategy = new ThrowingStrategy("application");
-        await using var host = await HookHost(probe, marker: null, approval: false, strategy).StartAsync();
+        await using var host = await AutomaticFailoverTests.Host(probe, Path.Combine(Path.GetTempPath(), $"hm-hook-{Guid.NewGuid():N}"), approval: false, strategy).StartAsync();
         var decisions = new ConcurrentQueue<FailoverDecision>();
         host.Coordinator.Decided += (_, d) => decisions.Enqueue(d);
         await PostgresPair.WaitAsync(() => Task.FromResult(host.Monitor.GetStatus("application")?.State == ComponentState.Up), "the component up");
@@ -194,41 +196,6 @@ public sealed class Regression_SplitBrainTests
         {
             return false;
         }
-    }
-
-    private static DrHost HookHost(SwitchProbe probe, string? marker, bool approval, IFailoverStrategy? strategy) => new(
-        failover: null,
-        configure: o =>
-        {
-            o.Monitor.Defaults.Interval = TimeSpan.FromMilliseconds(50);
-            o.Monitor.Defaults.FailureWindow = TimeSpan.FromSeconds(5);
-            o.Failover.Components.Remove("database");
-            o.Failover.Components["application"] = new FailoverComponentOptions
-            {
-                Tier = "high",
-                RequireApproval = approval,
-                RetryInterval = TimeSpan.FromMilliseconds(200),
-                Hook = marker is null ? null : new HookOptions { Command = new CommandHookOptions { FileName = "/bin/sh", Arguments = ["-c", $"echo \"$HM_ACTION\" >> '{marker}'"] } },
-            };
-        },
-        services: s =>
-        {
-            var builder = s.AddBackupDR().AddHealthProbe(_ => probe);
-            if (strategy is not null)
-            {
-                builder.AddFailoverStrategy(_ => strategy);
-            }
-        });
-
-    /// <summary>A probe whose answer the test sets.</summary>
-    private sealed class SwitchProbe(string name) : IHealthProbe
-    {
-        public volatile bool Up = true;
-
-        public string Name => name;
-
-        public ValueTask<ProbeResult> ProbeAsync(CancellationToken cancellationToken = default) =>
-            ValueTask.FromResult(new ProbeResult(Up ? ProbeStatus.Healthy : ProbeStatus.Unhealthy, Up ? "answers" : "refuses connections", TimeSpan.Zero, new Dictionary<string, object>()));
     }
 
     /// <summary>A strategy whose promotion is requested and then not confirmed (a promote timeout).</summary>
